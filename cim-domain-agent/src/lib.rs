@@ -1,0 +1,1 @@
+//! Agent definitions, the Agent aggregate and agent deployment output (filled by the agent issue).

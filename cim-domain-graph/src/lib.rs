@@ -1,0 +1,1 @@
+//! Deployment graphs and their translation to Nix (filled by the graph issue).

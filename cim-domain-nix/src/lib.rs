@@ -1,0 +1,1 @@
+//! A correct, deterministic Nix emitter (filled by the cim-domain-nix issue).

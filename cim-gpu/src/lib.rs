@@ -1,0 +1,1 @@
+//! GPU inventory and allocation (filled by the cim-gpu issue).

@@ -1,0 +1,1 @@
+//! cqrs-es persistence on NATS JetStream (filled by the workspace issue).
