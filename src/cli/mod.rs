@@ -1,5 +1,6 @@
 //! One module per subcommand group; each owns its clap arguments and its `run`.
 
 pub mod agents;
+pub mod agents_k8s;
 pub mod gpu;
 pub mod translate;

@@ -1,0 +1,2 @@
+//! Deployment output for agents: NixOS containers, the `services.cim-agent` module wiring,
+//! Kubernetes manifests, and the graph translator for agent nodes.
