@@ -1,0 +1,174 @@
+# services.cim-agent: one CIM agent runtime (`cim-leaf agents run`) as a hardened systemd service.
+#
+# The runtime loads the agent definition file, connects to NATS, registers the agent and heartbeats.
+# Everything the agent may write lives under `dataDir`; the rest of the file system is read-only to it.
+{ config, lib, ... }:
+
+let
+  cfg = config.services.cim-agent;
+  inherit (lib) mkEnableOption mkIf mkOption types;
+
+  # Flags match `cim-leaf agents run` (src/cli/agents.rs); an unset Ollama URL leaves the runtime
+  # on the one named in the agent file.
+  runArgs =
+    [
+      "${cfg.package}/bin/cim-leaf"
+      "agents"
+      "run"
+      "--agent-file"
+      (toString cfg.agentFile)
+      "--nats-url"
+      cfg.natsUrl
+      "--data-dir"
+      cfg.dataDir
+    ]
+    ++ lib.optionals (cfg.agentId != null) [ "--agent-id" cfg.agentId ]
+    ++ lib.optionals (cfg.ollamaUrl != null) [ "--ollama-url" cfg.ollamaUrl ];
+in
+{
+  options.services.cim-agent = {
+    enable = mkEnableOption "a CIM agent runtime";
+
+    agentFile = mkOption {
+      type = types.path;
+      description = "Agent definition: Markdown with YAML front matter.";
+    };
+
+    package = mkOption {
+      type = types.package;
+      description = "Package that provides `bin/cim-leaf`.";
+    };
+
+    agentId = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "Agent id (UUID); null uses the id in the agent file, or one derived from its name.";
+    };
+
+    natsUrl = mkOption {
+      type = types.str;
+      default = "nats://127.0.0.1:4222";
+      description = "NATS server the agent registers with.";
+    };
+
+    ollamaUrl = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "Ollama endpoint; null keeps the one in the agent file.";
+    };
+
+    dataDir = mkOption {
+      type = types.str;
+      default = "/var/lib/cim-agent";
+      description = "The only directory the agent may write to.";
+    };
+
+    memoryMax = mkOption {
+      type = types.str;
+      default = "8G";
+      description = "systemd MemoryMax, such as `8G`.";
+    };
+
+    cpuQuota = mkOption {
+      type = types.str;
+      default = "300%";
+      description = "systemd CPUQuota, such as `300%`.";
+    };
+
+    tasksMax = mkOption {
+      type = types.int;
+      default = 512;
+      description = "systemd TasksMax.";
+    };
+
+    restartPolicy = mkOption {
+      type = types.enum [ "no" "on-success" "on-failure" "on-abnormal" "on-watchdog" "on-abort" "always" ];
+      default = "always";
+      description = "systemd Restart policy.";
+    };
+
+    restartSec = mkOption {
+      type = types.int;
+      default = 10;
+      description = "Seconds systemd waits before a restart.";
+    };
+
+    logLevel = mkOption {
+      type = types.enum [ "trace" "debug" "info" "warn" "error" ];
+      default = "info";
+      description = "Log level, passed to the runtime as RUST_LOG.";
+    };
+
+    logFormat = mkOption {
+      type = types.enum [ "json" "text" ];
+      default = "json";
+      description = "Log line format.";
+    };
+
+    deviceAllow = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "/dev/nvidia0 rw" "/dev/nvidiactl rw" "/dev/nvidia-uvm rw" ];
+      description = "Devices the agent may open (systemd DeviceAllow), such as GPUs; empty keeps PrivateDevices.";
+    };
+
+    extraEnv = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = "Extra environment variables for the runtime.";
+    };
+  };
+
+  config = mkIf cfg.enable {
+    users.users.cim-agent = {
+      isSystemUser = true;
+      group = "cim-agent";
+      home = cfg.dataDir;
+      description = "CIM agent runtime";
+    };
+    users.groups.cim-agent = { };
+
+    systemd.tmpfiles.rules = [ "d ${cfg.dataDir} 0750 cim-agent cim-agent - -" ];
+
+    systemd.services.cim-agent = {
+      description = "CIM agent runtime";
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
+
+      environment = {
+        RUST_LOG = cfg.logLevel;
+        CIM_LOG_FORMAT = cfg.logFormat;
+      } // cfg.extraEnv;
+
+      serviceConfig = {
+        ExecStart = lib.escapeShellArgs runArgs;
+        User = "cim-agent";
+        Group = "cim-agent";
+        WorkingDirectory = cfg.dataDir;
+        Restart = cfg.restartPolicy;
+        RestartSec = cfg.restartSec;
+
+        MemoryMax = cfg.memoryMax;
+        CPUQuota = cfg.cpuQuota;
+        TasksMax = cfg.tasksMax;
+
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        # A GPU agent needs its device nodes; every other agent sees no devices at all.
+        PrivateDevices = cfg.deviceAllow == [ ];
+        DeviceAllow = cfg.deviceAllow;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectControlGroups = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        RestrictNamespaces = true;
+        CapabilityBoundingSet = "";
+        ReadWritePaths = [ cfg.dataDir ];
+      };
+    };
+  };
+}
