@@ -1,0 +1,175 @@
+//! Errors from reading and validating agent definitions. Every variant names the file, and every
+//! problem inside the front matter names a line, a column and a field path.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::locate::Position;
+use super::name::NameError;
+use super::units::UnitError;
+
+/// One problem with one field of a definition.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IssueKind {
+    /// A required field is absent.
+    #[error("required field is missing")]
+    Missing,
+    /// The field has the wrong YAML type.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        /// What the field must be.
+        expected: &'static str,
+        /// What the file has.
+        found: &'static str,
+    },
+    /// A number outside its allowed range.
+    #[error("{value} is out of range; allowed is {min} to {max}")]
+    OutOfRange {
+        /// The value written.
+        value: f64,
+        /// Smallest allowed value.
+        min: f64,
+        /// Largest allowed value.
+        max: f64,
+    },
+    /// Not a semantic version.
+    #[error("{value:?} is not a semantic version (like 1.2.3): {reason}")]
+    Version {
+        /// The value written.
+        value: String,
+        /// Why the parser rejected it.
+        reason: String,
+    },
+    /// Not a UUID.
+    #[error("{value:?} is not a UUID (leave it empty to derive one from the name)")]
+    Uuid {
+        /// The value written.
+        value: String,
+    },
+    /// Not a valid agent name.
+    #[error("{value:?}: {reason}")]
+    Name {
+        /// The value written.
+        value: String,
+        /// Which rule it breaks.
+        reason: NameError,
+    },
+    /// A malformed resource limit.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    /// A value not in a fixed set.
+    #[error("{value:?} is not one of {allowed}")]
+    NotOneOf {
+        /// The value written.
+        value: String,
+        /// The accepted values.
+        allowed: &'static str,
+    },
+    /// A NATS URL without a NATS scheme.
+    #[error("{value:?} is not a NATS URL (nats://, tls://, ws:// or wss://)")]
+    NatsUrl {
+        /// The value written.
+        value: String,
+    },
+    /// A NATS subject with empty tokens or whitespace.
+    #[error("{value:?} is not a valid NATS subject")]
+    Subject {
+        /// The value written.
+        value: String,
+    },
+    /// An empty string where text is required.
+    #[error("must not be empty")]
+    Empty,
+    /// The front matter is not a mapping of fields.
+    #[error("front matter must be a mapping of fields, found {found}")]
+    NotAMapping {
+        /// What the file has.
+        found: &'static str,
+    },
+}
+
+/// A located problem in a definition's front matter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    /// Where the offending key is (or its nearest ancestor).
+    pub position: Position,
+    /// Dotted field path, e.g. `model.parameters.temperature` (`[i]` for list items).
+    pub field: String,
+    /// What is wrong.
+    pub kind: IssueKind,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.position.line, self.position.column, self.field, self.kind
+        )
+    }
+}
+
+/// Why an agent file could not be turned into an [`AgentDefinition`](super::AgentDefinition).
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", file.display())]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file does not start with a `---` line.
+    #[error("{file}:1:1: no YAML front matter: the file must start with a `---` line")]
+    MissingFrontMatter {
+        /// The file.
+        file: String,
+    },
+    /// The opening `---` is never closed.
+    #[error("{file}:1:1: front matter opened here is never closed by a `---` line")]
+    UnterminatedFrontMatter {
+        /// The file.
+        file: String,
+    },
+    /// The front matter is not valid YAML.
+    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
+    Yaml {
+        /// The file.
+        file: String,
+        /// 1-based line in the file.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The YAML parser's message.
+        message: String,
+    },
+    /// The front matter parsed but breaks the schema; every problem found is listed.
+    #[error("{}", render_issues(file, issues))]
+    Invalid {
+        /// The file.
+        file: String,
+        /// Every problem, in file order.
+        issues: Vec<Issue>,
+    },
+}
+
+impl DefinitionError {
+    /// One line per problem, each starting with `file:line:column:`.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Invalid { file, issues } => {
+                issues.iter().map(|i| format!("{file}:{i}")).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+fn render_issues(file: &str, issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{file}:{i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,147 @@
+//! Validated identity newtypes: [`AgentName`] and [`AgentId`].
+//!
+//! A name ends up as a NATS subject token (`cim.agents.<name>.heartbeat`), a systemd unit and
+//! container name (`cim-agent-<name>`) and a Kubernetes namespace, so it is checked once, here,
+//! against the strictest of those rules: an RFC 1123 label.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Longest accepted name: 63 (RFC 1123 label) minus the `cim-agent-` prefix deployments add.
+pub const MAX_NAME_LEN: usize = 53;
+
+/// Namespace for [`AgentId::from_name`]; fixed forever so derived ids stay stable.
+const AGENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_5e0e_2f4b_4f6e_9c3d_8b1a_7e2f_0c41);
+
+/// Why a string is not a valid [`AgentName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("name is empty")]
+    Empty,
+    /// The name is longer than [`MAX_NAME_LEN`].
+    #[error("name is {0} characters long; at most {MAX_NAME_LEN} are allowed")]
+    TooLong(usize),
+    /// The name contains a character outside `a-z`, `0-9` and `-`.
+    #[error(
+        "name contains {0:?}; only lowercase letters, digits and '-' are allowed (NATS token and container name)"
+    )]
+    BadCharacter(char),
+    /// The name starts or ends with `-`.
+    #[error("name must start and end with a lowercase letter or digit")]
+    BadEdge,
+}
+
+/// An agent name valid as a NATS subject token, a container name and a Kubernetes namespace:
+/// lowercase ASCII letters, digits and `-`, starting and ending with a letter or digit, at most
+/// [`MAX_NAME_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentName(String);
+
+impl AgentName {
+    /// Validates `name`.
+    pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        let length = name.chars().count();
+        if length > MAX_NAME_LEN {
+            return Err(NameError::TooLong(length));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(NameError::BadCharacter(bad));
+        }
+        if name.starts_with('-') || name.ends_with('-') {
+            return Err(NameError::BadEdge);
+        }
+        Ok(Self(name))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for AgentName {
+    type Error = NameError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<AgentName> for String {
+    fn from(value: AgentName) -> Self {
+        value.0
+    }
+}
+
+impl AsRef<str> for AgentName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The stable identity of an agent (a UUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AgentId(pub Uuid);
+
+impl AgentId {
+    /// The id derived from a name (UUID v5), used when a definition leaves `id` empty, so the
+    /// same file always yields the same id.
+    pub fn from_name(name: &AgentName) -> Self {
+        Self(Uuid::new_v5(&AGENT_ID_NAMESPACE, name.as_str().as_bytes()))
+    }
+
+    /// A fresh id (UUID v7).
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_rfc1123_labels_and_rejects_the_rest() {
+        assert!(AgentName::new("ddd-expert").is_ok());
+        assert!(AgentName::new("a1").is_ok());
+        assert_eq!(AgentName::new(""), Err(NameError::Empty));
+        assert_eq!(AgentName::new("a.b"), Err(NameError::BadCharacter('.')));
+        assert_eq!(AgentName::new("A"), Err(NameError::BadCharacter('A')));
+        assert_eq!(AgentName::new("x>"), Err(NameError::BadCharacter('>')));
+        assert_eq!(AgentName::new("-a"), Err(NameError::BadEdge));
+        assert_eq!(AgentName::new("a".repeat(54)), Err(NameError::TooLong(54)));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() -> Result<(), NameError> {
+        let a = AgentName::new("sage")?;
+        let b = AgentName::new("nix-expert")?;
+        assert_eq!(AgentId::from_name(&a), AgentId::from_name(&a));
+        assert_ne!(AgentId::from_name(&a), AgentId::from_name(&b));
+        assert_eq!(AgentId::from_name(&a).0.get_version_num(), 5);
+        Ok(())
+    }
+}
