@@ -1,0 +1,188 @@
+//! The problems validation reports, each naming the nodes involved.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One problem of a deployment graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ValidationError {
+    /// Two nodes share a name.
+    #[error("two nodes are named `{name}`")]
+    DuplicateName {
+        /// The shared name.
+        name: String,
+    },
+    /// An edge or placement names a node that does not exist.
+    #[error("{edge} edge from `{from}` to `{to}`: no node is named `{missing}`")]
+    DanglingReference {
+        /// Source node.
+        from: String,
+        /// Target node.
+        to: String,
+        /// Edge type name.
+        edge: String,
+        /// The name that matches no node.
+        missing: String,
+    },
+    /// The same edge is listed twice.
+    #[error("{edge} edge from `{from}` to `{to}` is listed more than once")]
+    DuplicateEdge {
+        /// Source node.
+        from: String,
+        /// Target node.
+        to: String,
+        /// Edge type name.
+        edge: String,
+    },
+    /// A name cannot become a NixOS attribute, systemd unit or container name.
+    #[error("node name `{name}` cannot be used: {reason}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A field of a node has a value that cannot be deployed.
+    #[error("node `{node}`, field `{field}`: {reason}")]
+    InvalidField {
+        /// The node.
+        node: String,
+        /// The field path within the node.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An edge joins a node to itself.
+    #[error("{edge} edge from `{node}` to itself")]
+    SelfLoop {
+        /// The node.
+        node: String,
+        /// Edge type name.
+        edge: String,
+    },
+    /// An edge joins node types it cannot join.
+    #[error(
+        "{edge} edge from `{from}` ({from_type}) to `{to}` ({to_type}) makes no sense: it needs {needs}"
+    )]
+    InvalidEndpoints {
+        /// Source node.
+        from: String,
+        /// Source node type.
+        from_type: String,
+        /// Target node.
+        to: String,
+        /// Target node type.
+        to_type: String,
+        /// Edge type name.
+        edge: String,
+        /// What the edge needs.
+        needs: String,
+    },
+    /// A `connects_to` edge names no port and its target listens on none.
+    #[error("connects_to edge from `{from}` to `{to}` needs a `port`: `{to}` declares none")]
+    MissingPort {
+        /// Source node.
+        from: String,
+        /// Target node.
+        to: String,
+    },
+    /// `depends_on` edges form a cycle; the path starts and ends at the same node.
+    #[error("dependency cycle: {}", cycle.join(" -> "))]
+    DependencyCycle {
+        /// The nodes of the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A node is placed on no host.
+    #[error("node `{node}` is not placed on a host (add a runs_on edge or `host:`)")]
+    NotPlaced {
+        /// The node.
+        node: String,
+    },
+    /// A node is placed on more than one host.
+    #[error("node `{node}` is placed on more than one host: {}", hosts.join(", "))]
+    PlacedOnManyHosts {
+        /// The node.
+        node: String,
+        /// The hosts.
+        hosts: Vec<String>,
+    },
+    /// Nodes on one host listen on the same port.
+    #[error("port {port} on host `{host}` is used by {}", quoted(nodes))]
+    PortConflict {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The nodes that listen on it.
+        nodes: Vec<String>,
+    },
+    /// Storage nodes on one host mount at the same place.
+    #[error(
+        "mount point `{mount_point}` on host `{host}` is used by {}",
+        quoted(nodes)
+    )]
+    MountConflict {
+        /// The host.
+        host: String,
+        /// The mount point.
+        mount_point: String,
+        /// The storage nodes.
+        nodes: Vec<String>,
+    },
+    /// Nodes on a host reserve more of a resource than the host declares.
+    #[error(
+        "host `{host}` has {capacity} {resource} but its nodes reserve {requested}: {}",
+        quoted(nodes)
+    )]
+    Overcommit {
+        /// The host.
+        host: String,
+        /// `cpu_millis`, `memory_mb` or `gpus`.
+        resource: String,
+        /// What the host declares.
+        capacity: u64,
+        /// What its nodes reserve together.
+        requested: u64,
+        /// The nodes that reserve some.
+        nodes: Vec<String>,
+    },
+}
+
+fn quoted(nodes: &[String]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every problem found in a graph, in the order found (nodes, then edges, then hosts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl ValidationErrors {
+    /// The problems.
+    pub fn problems(&self) -> &[ValidationError] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        write!(
+            f,
+            "the deployment graph has {count} problem{}:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.0 {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}

@@ -1,0 +1,122 @@
+//! Field checks of single nodes: values that parse but cannot be deployed.
+
+use crate::node::{DeploymentNode, DeploymentNodeType, StorageSource};
+use crate::validate::ValidationError;
+
+/// Appends an `InvalidField` for each bad field of `node`.
+pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) {
+    let mut bad = |field: &str, reason: &str| {
+        problems.push(ValidationError::InvalidField {
+            node: node.name.clone(),
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        });
+    };
+    for port in node.node_type.listen_ports() {
+        if port == 0 {
+            bad("port", "port 0 cannot be listened on");
+        }
+    }
+    match &node.node_type {
+        DeploymentNodeType::Host(spec) => {
+            if spec.system.is_empty() {
+                bad("system", "must name a Nix system such as `x86_64-linux`");
+            }
+            if spec.state_version.is_empty() {
+                bad("state_version", "must not be empty");
+            }
+        }
+        DeploymentNodeType::Service(spec) => {
+            match (&spec.package, &spec.command) {
+                (None, None) => bad("command", "a service needs a `package` or a `command`"),
+                (_, Some(command)) if command.trim().is_empty() => {
+                    bad("command", "must not be empty");
+                }
+                _ => {}
+            }
+            if let Some(package) = &spec.package
+                && !is_attribute_path(package)
+            {
+                bad(
+                    "package",
+                    "must be a nixpkgs attribute path such as `nginx` or `python3Packages.gunicorn`",
+                );
+            }
+            for key in spec.environment.keys() {
+                if !is_identifier(key, |c| c.is_ascii_alphanumeric() || c == '_') {
+                    bad(
+                        &format!("environment.{key}"),
+                        "variable names are letters, digits and `_`, not starting with a digit",
+                    );
+                }
+            }
+        }
+        DeploymentNodeType::Database(spec) => {
+            let postgres = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            for (field, names) in [("databases", &spec.databases), ("users", &spec.users)] {
+                for name in names.iter().filter(|n| !is_identifier(n, postgres)) {
+                    bad(
+                        &format!("{field}.{name}"),
+                        "PostgreSQL names are lowercase letters, digits and `_`, not starting with a digit",
+                    );
+                }
+            }
+        }
+        DeploymentNodeType::MessageBus(spec) => {
+            if spec.leaf_remotes.iter().any(|url| !url.contains("://")) {
+                bad(
+                    "leaf_remotes",
+                    "each remote must be a URL such as `nats-leaf://hub:7422`",
+                );
+            }
+        }
+        DeploymentNodeType::LoadBalancer(spec) => {
+            if spec.server_name.as_deref().is_some_and(str::is_empty) {
+                bad("server_name", "must not be empty");
+            }
+        }
+        DeploymentNodeType::Agent(spec) => {
+            if spec.definition.trim().is_empty() {
+                bad("definition", "must reference an agent definition");
+            }
+        }
+        DeploymentNodeType::Storage(spec) => {
+            let path = spec.mount_point.as_str();
+            if !path.starts_with('/') || (path.len() > 1 && path.ends_with('/')) {
+                bad(
+                    "mount_point",
+                    "must be an absolute path without a trailing `/`",
+                );
+            }
+            let source = match &spec.source {
+                StorageSource::Volume { device, .. } => device,
+                StorageSource::Bind { path } => path,
+            };
+            if !source.starts_with('/') {
+                bad("source", "must be an absolute path");
+            }
+        }
+        DeploymentNodeType::Monitoring(spec) => {
+            if spec.exporters.is_empty() {
+                bad("exporters", "must name at least one exporter");
+            }
+        }
+        DeploymentNodeType::Custom { kind, .. } => {
+            if kind.trim().is_empty() {
+                bad("kind", "must name the translator of this node");
+            }
+        }
+    }
+}
+
+fn is_identifier(text: &str, allowed: impl Fn(char) -> bool) -> bool {
+    text.chars().next().is_some_and(|c| !c.is_ascii_digit()) && text.chars().all(allowed)
+}
+
+fn is_attribute_path(path: &str) -> bool {
+    path.split('.').all(|segment| {
+        is_identifier(segment, |c| {
+            c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\''
+        }) && !segment.starts_with('-')
+    })
+}

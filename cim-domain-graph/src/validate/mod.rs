@@ -1,0 +1,196 @@
+//! `validate_deployment_graph`: every problem of a graph at once, each naming its nodes.
+//!
+//! The checks run in one pass over nodes, one over edges and one over per-host tallies, so the
+//! cost grows linearly with the graph.
+
+mod cycles;
+mod error;
+mod fields;
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use error::{ValidationError, ValidationErrors};
+
+use crate::edge::DeploymentEdgeType;
+use crate::graph::DeploymentGraph;
+use crate::name::name_problem;
+use crate::node::{DeploymentNode, DeploymentNodeType};
+
+/// Checks a graph and reports every problem found, or `Ok(())` when it can be deployed.
+///
+/// ```
+/// use cim_domain_graph::{DeploymentGraph, DeploymentNode, DeploymentNodeType, ServiceSpec,
+///     ValidationError, validate_deployment_graph};
+///
+/// let mut graph = DeploymentGraph::new();
+/// let service = ServiceSpec { command: Some("sleep 1".into()), ..ServiceSpec::default() };
+/// graph.add_node(DeploymentNode::new("api", DeploymentNodeType::Service(service)))?;
+/// let errors = validate_deployment_graph(&graph).unwrap_err();
+/// assert_eq!(errors.problems(), [ValidationError::NotPlaced { node: "api".into() }]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn validate_deployment_graph(graph: &DeploymentGraph) -> Result<(), ValidationErrors> {
+    let mut problems = Vec::new();
+    collect_problems(graph, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(problems))
+    }
+}
+
+/// Appends the problems of `graph` to `problems`.
+pub(crate) fn collect_problems(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
+    for node in graph.nodes() {
+        if let Some(reason) = name_problem(&node.name) {
+            problems.push(ValidationError::InvalidName {
+                name: node.name.clone(),
+                reason: reason.to_owned(),
+            });
+        }
+        fields::check(node, problems);
+    }
+    check_edges(graph, problems);
+    cycles::check(graph, problems);
+    check_hosts(graph, problems);
+}
+
+fn check_edges(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
+    for view in graph.edges() {
+        let (from, to, edge) = (view.from, view.to, view.edge);
+        if from.name == to.name {
+            problems.push(ValidationError::SelfLoop {
+                node: from.name.clone(),
+                edge: edge.name().to_owned(),
+            });
+            continue;
+        }
+        if let Err(needs) = edge.check_endpoints(&from.node_type, &to.node_type) {
+            problems.push(ValidationError::InvalidEndpoints {
+                from: from.name.clone(),
+                from_type: from.node_type.kind().to_owned(),
+                to: to.name.clone(),
+                to_type: to.node_type.kind().to_owned(),
+                edge: edge.name().to_owned(),
+                needs: needs.to_owned(),
+            });
+            continue;
+        }
+        if let DeploymentEdgeType::ConnectsTo { port: None } = edge
+            && to.node_type.primary_port().is_none()
+        {
+            problems.push(ValidationError::MissingPort {
+                from: from.name.clone(),
+                to: to.name.clone(),
+            });
+        }
+    }
+}
+
+/// What the nodes placed on one host use of it.
+#[derive(Default)]
+struct HostTally<'a> {
+    ports: BTreeMap<u16, Vec<&'a str>>,
+    mounts: BTreeMap<&'a str, Vec<&'a str>>,
+    cpu_millis: (u64, Vec<&'a str>),
+    memory_mb: (u64, Vec<&'a str>),
+    gpus: (u64, Vec<&'a str>),
+}
+
+fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
+    let mut tallies: HashMap<&str, HostTally<'_>> = HashMap::new();
+    for node in graph.nodes().filter(|n| !n.node_type.is_host()) {
+        let hosts: Vec<&DeploymentNode> = graph
+            .hosts_of(&node.name)
+            .filter(|h| h.node_type.is_host())
+            .collect();
+        match hosts.as_slice() {
+            [] => problems.push(ValidationError::NotPlaced {
+                node: node.name.clone(),
+            }),
+            [host] => tally(tallies.entry(&host.name).or_default(), node),
+            many => problems.push(ValidationError::PlacedOnManyHosts {
+                node: node.name.clone(),
+                hosts: many.iter().map(|h| h.name.clone()).collect(),
+            }),
+        }
+    }
+    for host in graph.nodes() {
+        let (DeploymentNodeType::Host(spec), Some(tally)) =
+            (&host.node_type, tallies.remove(host.name.as_str()))
+        else {
+            continue;
+        };
+        let name = &host.name;
+        for (port, nodes) in tally.ports.into_iter().filter(|(_, n)| n.len() > 1) {
+            problems.push(ValidationError::PortConflict {
+                host: name.clone(),
+                port,
+                nodes: owned(nodes),
+            });
+        }
+        for (mount, nodes) in tally.mounts.into_iter().filter(|(_, n)| n.len() > 1) {
+            problems.push(ValidationError::MountConflict {
+                host: name.clone(),
+                mount_point: mount.to_owned(),
+                nodes: owned(nodes),
+            });
+        }
+        let capacities = [
+            (
+                "cpu_millis",
+                spec.cpu_cores.map(|c| u64::from(c) * 1000),
+                tally.cpu_millis,
+            ),
+            ("memory_mb", spec.memory_mb, tally.memory_mb),
+            ("gpus", Some(spec.gpus.len() as u64), tally.gpus),
+        ];
+        for (resource, capacity, (requested, nodes)) in capacities {
+            if let Some(capacity) = capacity
+                && requested > capacity
+            {
+                problems.push(ValidationError::Overcommit {
+                    host: name.clone(),
+                    resource: resource.to_owned(),
+                    capacity,
+                    requested,
+                    nodes: owned(nodes),
+                });
+            }
+        }
+    }
+}
+
+fn tally<'a>(tally: &mut HostTally<'a>, node: &'a DeploymentNode) {
+    let name = node.name.as_str();
+    let mut ports = node.node_type.listen_ports();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        tally.ports.entry(port).or_default().push(name);
+    }
+    if let DeploymentNodeType::Storage(spec) = &node.node_type {
+        tally
+            .mounts
+            .entry(spec.mount_point.as_str())
+            .or_default()
+            .push(name);
+    }
+    let resources = node.node_type.resources();
+    add(&mut tally.cpu_millis, u64::from(resources.cpu_millis), name);
+    add(&mut tally.memory_mb, resources.memory_mb, name);
+    if let DeploymentNodeType::Agent(spec) = &node.node_type {
+        add(&mut tally.gpus, u64::from(spec.gpus), name);
+    }
+}
+
+fn add<'a>(total: &mut (u64, Vec<&'a str>), amount: u64, node: &'a str) {
+    if amount > 0 {
+        total.0 = total.0.saturating_add(amount);
+        total.1.push(node);
+    }
+}
+
+fn owned(nodes: Vec<&str>) -> Vec<String> {
+    nodes.into_iter().map(str::to_owned).collect()
+}
