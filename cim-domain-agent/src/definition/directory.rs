@@ -32,7 +32,13 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
                         path: file,
                     }));
                 }
-                Err(report) => reports.push(report),
+                Err((dir, source)) => reports.push(FileReport {
+                    result: Err(DefinitionError::Io {
+                        file: dir.clone(),
+                        source,
+                    }),
+                    path: dir,
+                }),
             }
         } else {
             reports.push(FileReport {
@@ -44,14 +50,9 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
     reports
 }
 
-fn collect_markdown(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), FileReport> {
-    let io_error = |source| FileReport {
-        path: dir.to_owned(),
-        result: Err(DefinitionError::Io {
-            file: dir.to_owned(),
-            source,
-        }),
-    };
+/// Gathers `.md` files below `dir`; the error names the directory that could not be listed.
+fn collect_markdown(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+    let io_error = |source| (dir.to_owned(), source);
     for entry in std::fs::read_dir(dir).map_err(io_error)? {
         let path = entry.map_err(io_error)?.path();
         if path.is_dir() {

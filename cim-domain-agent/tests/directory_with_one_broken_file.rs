@@ -1,0 +1,78 @@
+//! Validating a directory checks every Markdown file in it, in name order, and one broken file
+//! among good ones is reported without hiding the others.
+
+use std::path::PathBuf;
+
+use cim_domain_agent::definition::{DefinitionError, validate_paths};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+#[test]
+fn one_broken_file_among_good_ones_is_reported_alone() -> TestResult {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mixed");
+    let reports = validate_paths(&[&dir]);
+    let names: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            r.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["alpha.md", "beta.md", "gamma.md"],
+        "notes.txt must be skipped"
+    );
+    assert!(reports[0].result.is_ok());
+    assert!(reports[2].result.is_ok());
+    match &reports[1].result {
+        Err(error @ DefinitionError::Invalid { issues, .. }) => {
+            assert_eq!(issues.len(), 1);
+            assert_eq!(issues[0].field, "model.parameters.temperature");
+            let line = error.lines().join("\n");
+            assert!(
+                line.contains("beta.md:7:5: model.parameters.temperature"),
+                "{line}"
+            );
+        }
+        other => return Err(format!("beta.md should fail validation, got {other:?}").into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn files_and_directories_mix_and_missing_paths_are_io_errors() -> TestResult {
+    let temp = tempfile::tempdir()?;
+    let nested = temp.path().join("team/inner");
+    std::fs::create_dir_all(&nested)?;
+    std::fs::write(nested.join("z.md"), "---\nname: zed\nversion: 0.0.1\n---\n")?;
+    let single = temp.path().join("single.md");
+    std::fs::write(&single, "---\nname: solo\nversion: 3.0.0\n---\n")?;
+    let missing = temp.path().join("absent.md");
+    let reports = validate_paths(&[temp.path().join("team"), single, missing.clone()]);
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        reports[0]
+            .result
+            .as_ref()
+            .map(|d| d.name.to_string())
+            .ok()
+            .as_deref(),
+        Some("zed")
+    );
+    assert_eq!(
+        reports[1]
+            .result
+            .as_ref()
+            .map(|d| d.name.to_string())
+            .ok()
+            .as_deref(),
+        Some("solo")
+    );
+    assert!(
+        matches!(&reports[2].result, Err(DefinitionError::Io { file, .. }) if *file == missing)
+    );
+    Ok(())
+}
