@@ -1,1 +1,98 @@
-//! A correct, deterministic Nix emitter (filled by the cim-domain-nix issue).
+//! A correct, deterministic Nix emitter.
+//!
+//! Every Nix file CIM Leaf writes is built here as an expression tree ([`Expr`]) and printed by
+//! [`render`]; no other crate formats Nix text by hand. The tree makes escaping a property of the
+//! printer instead of every call site: strings escape `\`, `"`, every `$`, newline, CR and tab;
+//! attribute names are bare only when Nix reads them back unchanged (`bindMounts."/var/lib/x"`);
+//! identifiers and path literals are validated types ([`Ident`], [`NixPath`]) whose constructors
+//! return [`NixError`]. Output is byte-identical for the same tree: keys keep insertion order (or
+//! are sorted with [`RenderOptions::sort_keys`]), indentation is two spaces.
+//!
+//! # Building and printing a NixOS module
+//!
+//! ```
+//! use cim_domain_nix::{attrs, ident, lambda, list, render, AttrSet, Expr, Pattern};
+//!
+//! # fn main() -> Result<(), cim_domain_nix::NixError> {
+//! let pkgs = ident("pkgs")?;
+//! let mut config = AttrSet::new();
+//! // An array key is a nested path; paths that share a prefix merge into one set.
+//! config.insert(["services", "nats", "enable"], true);
+//! config.insert(["services", "nats", "jetstream"], true);
+//! config.insert(
+//!     ["systemd", "services", "cim-agent"],
+//!     attrs([
+//!         ("description", "CIM agent".into()),
+//!         ("wantedBy", list(["multi-user.target"])),
+//!         (
+//!             "serviceConfig",
+//!             attrs([
+//!                 ("ExecStart", pkgs.select(["cim-agent", "meta", "mainProgram"])),
+//!                 ("NoNewPrivileges", true.into()),
+//!                 ("ProtectSystem", "strict".into()),
+//!             ]),
+//!         ),
+//!     ]),
+//! );
+//! // A single-name key is taken literally, dots and slashes included.
+//! config.insert(["networking", "firewall", "allowedTCPPorts"], list([4222, 8222]));
+//! let module = lambda(Pattern::module(), config);
+//!
+//! assert_eq!(
+//!     render(&module),
+//!     r#"{ config, lib, pkgs, ... }:
+//!
+//! {
+//!   services.nats = {
+//!     enable = true;
+//!     jetstream = true;
+//!   };
+//!   systemd.services.cim-agent = {
+//!     description = "CIM agent";
+//!     wantedBy = [ "multi-user.target" ];
+//!     serviceConfig = {
+//!       ExecStart = pkgs.cim-agent.meta.mainProgram;
+//!       NoNewPrivileges = true;
+//!       ProtectSystem = "strict";
+//!     };
+//!   };
+//!   networking.firewall.allowedTCPPorts = [ 4222 8222 ];
+//! }
+//! "#
+//! );
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The builder vocabulary
+//!
+//! - values: `true.into()`, `42.into()`, `"text".into()`, [`Expr::float`], `Expr::Null`,
+//!   [`list`], [`attrs`], [`rec_attrs`], [`AttrSet`] (`insert`, `with_attr`, `inherit`,
+//!   `inherit_from`, `merge`);
+//! - names and paths: [`ident`], [`path`] (path literals; host paths stay strings), [`AttrPath`];
+//! - strings: [`interpolated`] with [`StrPart`]s, [`indented`] (printed `''...''` only when that
+//!   form keeps the text exactly);
+//! - code: [`Expr::select`], [`Expr::select_or`], [`Expr::apply`], [`Expr::call`], [`lambda`]
+//!   with [`Pattern`] / [`SetPattern`], [`let_in`], [`with`], [`if_then_else`], [`import`],
+//!   [`Expr::update`] (`//`), [`Expr::concat`] (`++`), [`Expr::binop`].
+
+mod attrs;
+mod error;
+mod expr;
+mod names;
+mod path;
+mod pattern;
+mod render;
+mod string;
+
+pub use attrs::{AttrPath, AttrSet, Binding};
+pub use error::{NixError, NixSyntaxError, NixToolError};
+pub use expr::{
+    BinOp, Expr, Float, attrs, ident, if_then_else, import, indented, interpolated, lambda, let_in,
+    list, path, rec_attrs, with,
+};
+pub use names::{Ident, KEYWORDS, is_bare_name};
+pub use path::NixPath;
+pub use pattern::{Pattern, SetPattern};
+pub use render::{RenderOptions, render, render_with};
+pub use string::{NixString, StrPart};
