@@ -109,10 +109,14 @@ fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
                 node: node.name.clone(),
             }),
             [host] => tally(tallies.entry(&host.name).or_default(), node),
-            many => problems.push(ValidationError::PlacedOnManyHosts {
-                node: node.name.clone(),
-                hosts: many.iter().map(|h| h.name.clone()).collect(),
-            }),
+            many => {
+                let mut hosts: Vec<String> = many.iter().map(|h| h.name.clone()).collect();
+                hosts.sort();
+                problems.push(ValidationError::PlacedOnManyHosts {
+                    node: node.name.clone(),
+                    hosts,
+                });
+            }
         }
     }
     for host in graph.nodes() {
