@@ -1,0 +1,88 @@
+//! Errors from turning agent definitions into deployment output. Each names the agent, tier, host
+//! or field involved.
+
+use crate::definition::DefinitionError;
+
+/// Why deployment output could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// An agent file could not be read or is invalid.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// A URL (from a definition or an override) is not `scheme://host[:port][/path]`.
+    #[error("agent {agent}: {field} {url:?} is not a URL like {example}")]
+    BadUrl {
+        /// The agent whose settings hold the URL.
+        agent: String,
+        /// Where the URL came from (`nats.url`, `--ollama-url`, ...).
+        field: &'static str,
+        /// The URL as given.
+        url: String,
+        /// What a good one looks like.
+        example: &'static str,
+    },
+    /// `deployment.resources.gpus` is not a whole number of GPUs.
+    #[error(
+        "agent {agent}: deployment.resources.gpus must be a whole number of GPUs, found {found}"
+    )]
+    BadGpuCount {
+        /// The agent.
+        agent: String,
+        /// The value as written (JSON).
+        found: String,
+    },
+    /// Two definitions share a name, so their containers or namespaces would collide.
+    #[error("two agents are named {name}; names must be unique within one deployment")]
+    DuplicateAgent {
+        /// The shared name.
+        name: String,
+    },
+    /// The requested Kubernetes tier does not exist.
+    #[error("unknown Kubernetes tier {name:?}; known tiers: {known}")]
+    UnknownTier {
+        /// The tier asked for.
+        name: String,
+        /// Every tier the catalog has, comma separated.
+        known: String,
+    },
+    /// A tier catalog is not valid YAML of the expected shape.
+    #[error("tier catalog {source_name}: {message}")]
+    TierCatalog {
+        /// Where the catalog came from.
+        source_name: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// One field of a tier is invalid.
+    #[error("tier {tier}: {field}: {message}")]
+    InvalidTier {
+        /// The tier.
+        tier: String,
+        /// The field path inside the tier.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An agent needs a GPU but the chosen tier grants none.
+    #[error(
+        "agent {agent} needs {gpus} GPU(s) but tier {tier} grants none; use a tier with nvidia.com/gpu"
+    )]
+    GpuTierRequired {
+        /// The agent.
+        agent: String,
+        /// GPUs it asks for.
+        gpus: u32,
+        /// The tier chosen.
+        tier: String,
+    },
+    /// A Kubernetes object could not be written as YAML.
+    #[error("writing {kind} {name} as YAML: {source}")]
+    Yaml {
+        /// The object's kind.
+        kind: &'static str,
+        /// The object's name.
+        name: String,
+        /// The serialiser's error.
+        source: serde_yaml_ng::Error,
+    },
+}

@@ -1,0 +1,13 @@
+//! Kubernetes output: per agent a Namespace, ServiceAccount, identity ConfigMap, a
+//! PersistentVolumeClaim per persisted directory, ResourceQuota, egress-only NetworkPolicy and
+//! Deployment, sized by a named [`ResourceTier`] from a [`TierCatalog`].
+
+mod manifests;
+mod tiers;
+mod yaml;
+
+pub use manifests::{
+    AGENT_FILE_KEY, CONFIG_DIR, KubeManifest, KubeOptions, namespace_of, to_kube_manifests,
+};
+pub use tiers::{DATA_VOLUME, GPU_RESOURCE, ResourceTier, TierCatalog, TierToleration, TierVolume};
+pub use yaml::manifests_to_yaml;

@@ -1,0 +1,125 @@
+//! The settings one agent is deployed with: what its definition says, overridden by the operator
+//! (NATS URL, Ollama URL, limits, log level), with defaults for the rest.
+
+use crate::definition::{AgentDefinition, CpuQuota, LogLevel, MemoryMax, RestartPolicy};
+
+use super::endpoint::Endpoint;
+use super::error::DeployError;
+
+/// NATS server used when neither the definition nor an override names one; the same default as
+/// the `services.cim-agent` module's `natsUrl`.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Where `extra` keeps the GPU count an agent asks for (`deployment: {resources: {gpus: 1}}`).
+pub const GPUS_FIELD: &str = "deployment.resources.gpus";
+
+/// Operator settings that win over every definition's own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeployOverrides {
+    /// NATS server for every agent.
+    pub nats_url: Option<String>,
+    /// Ollama endpoint for every agent.
+    pub ollama_url: Option<String>,
+    /// Memory limit for every agent.
+    pub memory_max: Option<MemoryMax>,
+    /// CPU quota for every agent.
+    pub cpu_quota: Option<CpuQuota>,
+    /// Task limit for every agent.
+    pub tasks_max: Option<u32>,
+    /// Log level for every agent.
+    pub log_level: Option<LogLevel>,
+}
+
+/// The resolved settings of one agent. `None` leaves the deployment target's default in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSettings {
+    /// NATS server.
+    pub nats: Endpoint,
+    /// Ollama endpoint, when the agent or the operator names one.
+    pub ollama: Option<Endpoint>,
+    /// Memory limit.
+    pub memory_max: Option<MemoryMax>,
+    /// CPU quota.
+    pub cpu_quota: Option<CpuQuota>,
+    /// Task limit.
+    pub tasks_max: Option<u32>,
+    /// Log level.
+    pub log_level: Option<LogLevel>,
+    /// Log format (`json`, `text`).
+    pub log_format: Option<String>,
+    /// Restart policy.
+    pub restart_policy: Option<RestartPolicy>,
+    /// Seconds between restarts.
+    pub restart_sec: Option<u32>,
+    /// GPUs the agent needs (0 for none).
+    pub gpus: u32,
+}
+
+impl AgentSettings {
+    /// Resolves `definition`'s settings under `overrides`.
+    pub fn resolve(
+        definition: &AgentDefinition,
+        overrides: &DeployOverrides,
+    ) -> Result<Self, DeployError> {
+        let agent = definition.name.as_str();
+        let (nats_field, nats_url) = match (&overrides.nats_url, &definition.nats.url) {
+            (Some(url), _) => ("--nats-url", url.as_str()),
+            (None, Some(url)) => ("nats.url", url.as_str()),
+            (None, None) => ("default NATS URL", DEFAULT_NATS_URL),
+        };
+        let nats = endpoint(agent, nats_field, nats_url, "nats://host:4222")?;
+        let ollama = match (&overrides.ollama_url, &definition.model.endpoint) {
+            (Some(url), _) => Some(endpoint(agent, "--ollama-url", url, "http://host:11434")?),
+            (None, Some(url)) => Some(endpoint(
+                agent,
+                "model.ollama.url",
+                url,
+                "http://host:11434",
+            )?),
+            (None, None) => None,
+        };
+        let deployment = &definition.deployment;
+        Ok(Self {
+            nats,
+            ollama,
+            memory_max: overrides
+                .memory_max
+                .clone()
+                .or_else(|| deployment.resources.memory_max.clone()),
+            cpu_quota: overrides.cpu_quota.or(deployment.resources.cpu_quota),
+            tasks_max: overrides.tasks_max.or(deployment.resources.tasks_max),
+            log_level: overrides.log_level.or(deployment.logging.level),
+            log_format: deployment.logging.format.clone(),
+            restart_policy: deployment.restart.policy,
+            restart_sec: deployment.restart.interval_sec,
+            gpus: gpus(definition)?,
+        })
+    }
+}
+
+fn endpoint(
+    agent: &str,
+    field: &'static str,
+    url: &str,
+    example: &'static str,
+) -> Result<Endpoint, DeployError> {
+    Endpoint::parse(url).ok_or_else(|| DeployError::BadUrl {
+        agent: agent.to_owned(),
+        field,
+        url: url.to_owned(),
+        example,
+    })
+}
+
+fn gpus(definition: &AgentDefinition) -> Result<u32, DeployError> {
+    let Some(value) = definition.extra.get(GPUS_FIELD) else {
+        return Ok(0);
+    };
+    value
+        .as_u64()
+        .and_then(|count| u32::try_from(count).ok())
+        .ok_or_else(|| DeployError::BadGpuCount {
+            agent: definition.name.as_str().to_owned(),
+            found: value.to_string(),
+        })
+}
