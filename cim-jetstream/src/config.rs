@@ -1,0 +1,83 @@
+//! Where the repository keeps its data and how long it waits.
+
+use std::time::Duration;
+
+use crate::error::{JetStreamError, NameKind};
+use crate::names;
+
+/// Names and bounds for a [`JetStreamEventRepository`](crate::JetStreamEventRepository).
+///
+/// Every field has a working default; change `replicas` to 3 on a three-node cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JetStreamConfig {
+    /// The event stream; created if missing, verified (never recreated) if present.
+    pub stream_name: String,
+    /// Events of aggregate `T` with id `I` go to `<subject_prefix>.T.I`; the stream takes
+    /// `<subject_prefix>.>`.
+    pub subject_prefix: String,
+    /// Replicas of the stream and the KV buckets (1 on one server, 3 in a cluster).
+    pub replicas: usize,
+    /// KV bucket for aggregate snapshots.
+    pub snapshot_bucket: String,
+    /// KV bucket for `GenericQuery` views.
+    pub view_bucket: String,
+    /// How long the server remembers a `Nats-Msg-Id`, so a retried commit is stored once.
+    pub duplicate_window: Duration,
+    /// Bound on connecting to the server.
+    pub connect_timeout: Duration,
+    /// Bound on every request, publish acknowledgement and read page.
+    pub operation_timeout: Duration,
+    /// Messages asked for per batched direct get when reading.
+    pub read_batch: usize,
+}
+
+impl Default for JetStreamConfig {
+    fn default() -> Self {
+        Self {
+            stream_name: "CIM_EVENTS".to_string(),
+            subject_prefix: "cim.events".to_string(),
+            replicas: 1,
+            snapshot_bucket: "cim_snapshots".to_string(),
+            view_bucket: "cim_views".to_string(),
+            duplicate_window: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(5),
+            read_batch: 1000,
+        }
+    }
+}
+
+impl JetStreamConfig {
+    /// The default configuration with another stream name, prefix and buckets derived from
+    /// `name`, so several independent stores can share one server (tests, tenants).
+    pub fn named(name: &str) -> Self {
+        Self {
+            stream_name: format!("{name}_EVENTS"),
+            subject_prefix: format!("{name}.events"),
+            snapshot_bucket: format!("{name}_snapshots"),
+            view_bucket: format!("{name}_views"),
+            ..Self::default()
+        }
+    }
+
+    /// Checks every name and bound; called by the repository constructors.
+    pub fn validate(&self) -> Result<(), JetStreamError> {
+        names::check_resource_name(NameKind::StreamName, &self.stream_name)?;
+        names::check_prefix(&self.subject_prefix)?;
+        names::check_resource_name(NameKind::BucketName, &self.snapshot_bucket)?;
+        names::check_resource_name(NameKind::BucketName, &self.view_bucket)?;
+        if self.replicas == 0 || self.replicas > 5 {
+            return Err(JetStreamError::InvalidConfig {
+                field: "replicas",
+                reason: format!("must be between 1 and 5, got {}", self.replicas),
+            });
+        }
+        if self.read_batch == 0 {
+            return Err(JetStreamError::InvalidConfig {
+                field: "read_batch",
+                reason: "must be at least 1".to_string(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,301 @@
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{HarnessError, binary};
+
+/// How long a node may take to report healthy; a cluster needs a meta leader election.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long a graceful stop may take before the process is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The ports and routes of one node; a cluster node also has routes to its peers.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeSpec {
+    pub(crate) name: String,
+    pub(crate) port: u16,
+    pub(crate) monitor_port: u16,
+    pub(crate) cluster: Option<ClusterSpec>,
+}
+
+/// The route listener of a cluster node and the route ports of all nodes.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterSpec {
+    pub(crate) name: String,
+    pub(crate) port: u16,
+    pub(crate) routes: Vec<u16>,
+}
+
+/// One real `nats-server` with JetStream on a loopback port and its own store directory.
+///
+/// Killed (SIGKILL) when dropped; the store directory is removed with it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use cim_jetstream::testing::NatsServer;
+/// let mut server = NatsServer::start().await?;
+/// let client = server.client().await?;
+/// drop(client);
+/// server.kill();
+/// server.restart().await?; // same port, same store directory
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct NatsServer {
+    spec: NodeSpec,
+    binary: PathBuf,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a single JetStream server on free loopback ports and waits until it is healthy.
+    pub async fn start() -> Result<Self, HarnessError> {
+        let [port, monitor_port] = free_ports::<2>()?;
+        let spec = NodeSpec {
+            name: "cim-test".to_string(),
+            port,
+            monitor_port,
+            cluster: None,
+        };
+        let mut server = Self::create(spec)?;
+        server.spawn()?;
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Prepares a node without starting it (the cluster starts all nodes, then waits for all).
+    pub(crate) fn create(spec: NodeSpec) -> Result<Self, HarnessError> {
+        let binary = binary::find()?;
+        let dir = tempfile::Builder::new()
+            .prefix("cim-nats-")
+            .tempdir()
+            .map_err(|e| HarnessError::io("creating the server's temp directory", e))?;
+        let server = Self {
+            spec,
+            binary,
+            dir,
+            child: None,
+        };
+        std::fs::write(server.config_path(), server.config_text())
+            .map_err(|e| HarnessError::io("writing the server config", e))?;
+        Ok(server)
+    }
+
+    /// The client URL, `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.spec.port)
+    }
+
+    /// The server's name (unique within a cluster).
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The JetStream store directory; it survives [`kill`](Self::kill) and
+    /// [`restart`](Self::restart).
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// Whether the process is running (it has not been stopped, killed or exited).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(_)) | Err(_)) | None => false,
+        }
+    }
+
+    /// Connects a client with a bounded connection timeout.
+    pub async fn client(&self) -> Result<async_nats::Client, HarnessError> {
+        connect(&[self.url()]).await
+    }
+
+    /// Stops the server gracefully (as on SIGINT), killing it if it does not exit in time.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let signalled = Command::new(&self.binary)
+            .arg("--signal")
+            .arg(format!("quit={}", child.id()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if signalled {
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
+        }
+        kill_child(&mut child);
+    }
+
+    /// Kills the server with SIGKILL: no flush, no goodbye, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_child(&mut child);
+        }
+    }
+
+    /// Starts the server again on the same ports with the same store directory and waits until
+    /// it is healthy. A running server is stopped first.
+    pub async fn restart(&mut self) -> Result<(), HarnessError> {
+        self.stop();
+        self.spawn()?;
+        self.wait_ready().await
+    }
+
+    pub(crate) fn spawn(&mut self) -> Result<(), HarnessError> {
+        let child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| HarnessError::io(format!("starting {}", self.binary.display()), e))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Polls the monitoring endpoint's `/healthz` (which includes JetStream) until it answers 200.
+    pub(crate) async fn wait_ready(&mut self) -> Result<(), HarnessError> {
+        let started = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(HarnessError::Exited {
+                    name: self.spec.name.clone(),
+                    status: status.to_string(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            if healthz_ok(self.spec.monitor_port).await {
+                return Ok(());
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                return Err(HarnessError::NotReady {
+                    name: self.spec.name.clone(),
+                    waited_ms: started.elapsed().as_millis(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("server.conf")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    fn config_text(&self) -> String {
+        let spec = &self.spec;
+        let mut text = format!(
+            "server_name: {name:?}\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{monitor}\"\n\
+             log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n}}\n",
+            name = spec.name,
+            port = spec.port,
+            monitor = spec.monitor_port,
+            log = path_text(&self.log_path()),
+            store = path_text(&self.store_dir()),
+        );
+        if let Some(cluster) = &spec.cluster {
+            let routes: Vec<String> = cluster
+                .routes
+                .iter()
+                .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+                .collect();
+            text.push_str(&format!(
+                "cluster {{\n  name: {name:?}\n  listen: \"127.0.0.1:{port}\"\n  routes: [{routes}]\n}}\n",
+                name = cluster.name,
+                port = cluster.port,
+                routes = routes.join(", "),
+            ));
+        }
+        text
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn kill_child(child: &mut Child) {
+    // Both fail only when the process is already gone, which is the goal.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Reserves `N` distinct free loopback ports (all listeners are held until every port is known).
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N], HarnessError> {
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| HarnessError::io("reserving a loopback port", e))?;
+        *port = listener
+            .local_addr()
+            .map_err(|e| HarnessError::io("reading a reserved port", e))?
+            .port();
+        listeners.push(listener);
+    }
+    Ok(ports)
+}
+
+/// Connects to any of `urls` with a bounded timeout.
+pub(crate) async fn connect(urls: &[String]) -> Result<async_nats::Client, HarnessError> {
+    async_nats::ConnectOptions::new()
+        .connection_timeout(CONNECT_TIMEOUT)
+        .connect(urls)
+        .await
+        .map_err(|source| HarnessError::Connect {
+            url: urls.join(","),
+            source,
+        })
+}
+
+async fn healthz_ok(monitor_port: u16) -> bool {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", monitor_port)).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(
+            response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200"),
+        )
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), attempt).await,
+        Ok(Ok(true))
+    )
+}

@@ -1,0 +1,216 @@
+//! The append path: one message per commit, checked by the server against the expected last
+//! subject sequence and de-duplicated by `Nats-Msg-Id`.
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::{PublishMessage, StreamMessage};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use bytes::Bytes;
+use cqrs_es::persist::SerializedEvent;
+
+use crate::error::JetStreamError;
+use crate::record;
+use crate::repository::{Head, JetStreamEventRepository};
+
+impl JetStreamEventRepository {
+    /// Appends one commit (events of one aggregate with consecutive sequences) atomically.
+    ///
+    /// Returns the stream sequence of the commit's message. A stale writer (the aggregate has
+    /// moved past `events[0].sequence - 1`) gets [`JetStreamError::Conflict`]; publishing the same
+    /// commit again within the duplicate window stores nothing new and succeeds.
+    pub async fn append(&self, events: &[SerializedEvent]) -> Result<u64, JetStreamError> {
+        record::check_commit(events)?;
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Ok(0);
+        };
+        let subject = self.subject(&first.aggregate_type, &first.aggregate_id)?;
+        let payload = Bytes::from(record::encode(events)?);
+        let expected = match self
+            .expected_stream_sequence(&subject, first.sequence - 1)
+            .await?
+        {
+            Expected::After(stream_sequence) => stream_sequence,
+            Expected::Behind => return self.already_stored(subject, &payload, last.sequence).await,
+        };
+        let message_id = format!(
+            "{}.{}.{}",
+            first.aggregate_type, first.aggregate_id, first.sequence
+        );
+        let publish = PublishMessage::build()
+            .payload(payload.clone())
+            .message_id(message_id)
+            .expected_last_subject_sequence(expected);
+        let ack = async {
+            self.inner
+                .jetstream
+                .send_publish(subject.clone(), publish)
+                .await?
+                .await
+        }
+        .await;
+        let ack = match ack {
+            Ok(ack) => ack,
+            Err(err) => {
+                self.forget(&subject);
+                return match err.kind() {
+                    PublishErrorKind::WrongLastSequence => {
+                        self.already_stored(subject, &payload, last.sequence).await
+                    }
+                    kind => Err(Self::publish_error(
+                        kind,
+                        subject,
+                        err,
+                        self.inner.config.operation_timeout,
+                    )),
+                };
+            }
+        };
+        if ack.duplicate && !self.stored_equals(ack.sequence, &payload, &subject).await? {
+            // Same Msg-Id, different content: another writer's commit took this sequence.
+            self.forget(&subject);
+            return Err(JetStreamError::Conflict { subject });
+        }
+        self.remember(
+            &subject,
+            Head {
+                aggregate_sequence: last.sequence,
+                stream_sequence: ack.sequence,
+            },
+        );
+        Ok(ack.sequence)
+    }
+
+    /// The stream sequence the subject's last message must have for a commit that follows
+    /// aggregate sequence `after`.
+    async fn expected_stream_sequence(
+        &self,
+        subject: &str,
+        after: usize,
+    ) -> Result<Expected, JetStreamError> {
+        let head = match self.head(subject) {
+            Some(head) if head.aggregate_sequence >= after => head,
+            // A new aggregate: 0 makes the server demand an empty subject.
+            None if after == 0 => return Ok(Expected::After(0)),
+            _ => self.lookup_head(subject).await?,
+        };
+        if head.aggregate_sequence == after {
+            Ok(Expected::After(head.stream_sequence))
+        } else if head.aggregate_sequence > after {
+            Ok(Expected::Behind)
+        } else {
+            Err(JetStreamError::SequenceGap {
+                aggregate_id: subject.to_string(),
+                expected: head.aggregate_sequence + 1,
+                found: after + 1,
+            })
+        }
+    }
+
+    /// Settles a commit the aggregate has already moved past: it succeeds only if the subject's
+    /// last stored commit is this very commit (a retry after a lost ack), else it is a conflict.
+    ///
+    /// nats-server checks the expected subject sequence before `Nats-Msg-Id` de-duplication, so
+    /// a retried publish comes back as "wrong last sequence"; comparing bytes tells the two apart.
+    async fn already_stored(
+        &self,
+        subject: String,
+        payload: &[u8],
+        last_sequence: usize,
+    ) -> Result<u64, JetStreamError> {
+        self.forget(&subject);
+        let stored = self.last_message(&subject).await?;
+        match stored {
+            Some(message) if message.payload.as_ref() == payload => {
+                self.remember(
+                    &subject,
+                    Head {
+                        aggregate_sequence: last_sequence,
+                        stream_sequence: message.sequence,
+                    },
+                );
+                Ok(message.sequence)
+            }
+            _ => Err(JetStreamError::Conflict { subject }),
+        }
+    }
+
+    fn publish_error(
+        kind: PublishErrorKind,
+        subject: String,
+        err: async_nats::jetstream::context::PublishError,
+        after: std::time::Duration,
+    ) -> JetStreamError {
+        match kind {
+            PublishErrorKind::TimedOut => JetStreamError::Timeout {
+                operation: format!("publishing to {subject}"),
+                after,
+            },
+            _ => JetStreamError::Publish {
+                subject,
+                source: Box::new(err),
+            },
+        }
+    }
+
+    /// Asks the stream leader for the subject's last commit.
+    async fn lookup_head(&self, subject: &str) -> Result<Head, JetStreamError> {
+        let head = match self.last_message(subject).await? {
+            Some(message) => {
+                let commit = record::decode(&message.payload, subject, message.sequence)?;
+                Head {
+                    aggregate_sequence: commit.last_sequence(),
+                    stream_sequence: message.sequence,
+                }
+            }
+            None => Head {
+                aggregate_sequence: 0,
+                stream_sequence: 0,
+            },
+        };
+        self.remember(subject, head);
+        Ok(head)
+    }
+
+    /// The subject's last message, read from the stream leader (never a lagging replica).
+    async fn last_message(&self, subject: &str) -> Result<Option<StreamMessage>, JetStreamError> {
+        match self
+            .inner
+            .stream
+            .get_last_raw_message_by_subject(subject)
+            .await
+        {
+            Ok(message) => Ok(Some(message)),
+            Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(err) => Err(JetStreamError::Read {
+                subject: subject.to_string(),
+                source: Box::new(err),
+            }),
+        }
+    }
+
+    /// Whether the message stored at `stream_sequence` is byte-identical to `payload`.
+    async fn stored_equals(
+        &self,
+        stream_sequence: u64,
+        payload: &[u8],
+        subject: &str,
+    ) -> Result<bool, JetStreamError> {
+        let stored = self
+            .inner
+            .stream
+            .get_raw_message(stream_sequence)
+            .await
+            .map_err(|err| JetStreamError::Read {
+                subject: subject.to_string(),
+                source: Box::new(err),
+            })?;
+        Ok(stored.payload.as_ref() == payload)
+    }
+}
+
+/// What the expected last subject sequence of a commit is.
+enum Expected {
+    /// Publish expecting the subject's last message at this stream sequence (0: none).
+    After(u64),
+    /// The aggregate is already past the commit's start.
+    Behind,
+}
