@@ -77,22 +77,38 @@
 //!   [`Expr::update`] (`//`), [`Expr::concat`] (`++`), [`Expr::binop`].
 
 mod attrs;
+mod check;
 mod error;
 mod expr;
+mod flake;
 mod names;
+pub mod nixos;
 mod path;
 mod pattern;
 mod render;
 mod string;
+mod tool;
 
 pub use attrs::{AttrPath, AttrSet, Binding};
+pub use check::{check_syntax, check_syntax_named};
 pub use error::{NixError, NixSyntaxError, NixToolError};
 pub use expr::{
     BinOp, Expr, Float, attrs, ident, if_then_else, import, indented, interpolated, lambda, let_in,
     list, path, rec_attrs, with,
 };
+pub use flake::{Flake, FlakeInput};
 pub use names::{Ident, KEYWORDS, is_bare_name};
+pub use nixos::container::{
+    AllowedDevice, BindMount, ContainerName, ContainerNetwork, ForwardPort, NixosContainer,
+};
+pub use nixos::firewall::{FirewallPorts, Protocol};
+pub use nixos::module::NixosModule;
+pub use nixos::nats::{NatsCluster, NatsServer};
+pub use nixos::service::{
+    Hardening, MemoryMax, ProtectSystem, ResourceLimits, RestartPolicy, SystemdService,
+};
 pub use path::NixPath;
 pub use pattern::{Pattern, SetPattern};
 pub use render::{RenderOptions, render, render_with};
 pub use string::{NixString, StrPart};
+pub use tool::{NixTool, REQUIRE_NIX_INSTANTIATE_ENV};
