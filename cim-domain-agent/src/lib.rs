@@ -24,6 +24,7 @@
 //! # Ok::<(), cim_domain_agent::DefinitionError>(())
 //! ```
 
+pub mod aggregate;
 pub mod announce;
 pub mod definition;
 pub mod deploy;
