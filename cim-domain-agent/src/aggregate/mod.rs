@@ -349,6 +349,8 @@ impl Aggregate for Agent {
         Ok(())
     }
 
+    /// Idempotent per event: cqrs-es's snapshotting store applies a commit's events a second
+    /// time to an aggregate that the event sink has already applied them to.
     fn apply(&mut self, event: Self::Event) {
         match event {
             AgentEvent::Registered {
@@ -396,12 +398,24 @@ impl Aggregate for Agent {
             }
             AgentEvent::TaskQueued { task, .. } => {
                 self.known_tasks.insert(task.id);
-                self.queue.push_back(task);
+                if !self.queue.iter().any(|queued| queued.id == task.id) {
+                    self.queue.push_back(task);
+                }
             }
-            AgentEvent::TaskCompleted { .. } | AgentEvent::TaskFailed { .. } => {
-                self.running = None;
+            AgentEvent::TaskCompleted { task, .. } | AgentEvent::TaskFailed { task, .. } => {
+                if self
+                    .running
+                    .as_ref()
+                    .is_some_and(|running| running.id == task)
+                {
+                    self.running = None;
+                }
             }
-            AgentEvent::ApprovalRequested { request } => self.pending.push(request),
+            AgentEvent::ApprovalRequested { request } => {
+                if !self.pending.iter().any(|pending| pending.id == request.id) {
+                    self.pending.push(request);
+                }
+            }
             AgentEvent::ApprovalGranted { id, .. } => {
                 self.decide_approval(id, ApprovalOutcome::Granted);
             }
