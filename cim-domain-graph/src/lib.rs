@@ -24,6 +24,7 @@ mod edge;
 mod graph;
 mod name;
 mod node;
+pub mod translate;
 mod validate;
 
 pub use document::{DocumentError, EdgeEntry, GraphDocument, HostEntry, NodeEntry};

@@ -80,13 +80,46 @@ pub enum ValidationError {
         /// What the edge needs.
         needs: String,
     },
-    /// A `connects_to` edge names no port and its target listens on none.
-    #[error("connects_to edge from `{from}` to `{to}` needs a `port`: `{to}` declares none")]
+    /// A `connects_to` edge names no port, or a `load_balances` edge reaches a service, and the
+    /// target listens on no port.
+    #[error("{edge} edge from `{from}` to `{to}` needs a port: `{to}` declares none")]
     MissingPort {
         /// Source node.
         from: String,
         /// Target node.
         to: String,
+        /// Edge type name.
+        edge: String,
+    },
+    /// An edge that only works within one machine joins nodes on different hosts.
+    #[error(
+        "{edge} edge from `{from}` (on `{from_host}`) to `{to}` (on `{to_host}`) needs both on one host"
+    )]
+    NotOnSameHost {
+        /// Source node.
+        from: String,
+        /// Its host.
+        from_host: String,
+        /// Target node.
+        to: String,
+        /// Its host.
+        to_host: String,
+        /// Edge type name.
+        edge: String,
+    },
+    /// A host runs two nodes of a kind NixOS runs once per machine (one PostgreSQL, one NATS
+    /// server, one Prometheus).
+    #[error(
+        "host `{host}` runs more than one {kind} node ({}); NixOS runs one per machine",
+        quoted(nodes)
+    )]
+    OnePerHost {
+        /// The host.
+        host: String,
+        /// The node kind.
+        kind: String,
+        /// The nodes of that kind.
+        nodes: Vec<String>,
     },
     /// `depends_on` edges form a cycle; the path starts and ends at the same node.
     #[error("dependency cycle: {}", cycle.join(" -> "))]
@@ -130,6 +163,17 @@ pub enum ValidationError {
         mount_point: String,
         /// The storage nodes.
         nodes: Vec<String>,
+    },
+    /// No translator is registered for a node's kind.
+    #[error(
+        "node `{node}` is of kind `{kind}`, which has no translator registered \
+         (agent nodes need cim-domain-agent's translator; custom kinds their tool's)"
+    )]
+    NoTranslator {
+        /// The node.
+        node: String,
+        /// Its kind.
+        kind: String,
     },
     /// Nodes on a host reserve more of a resource than the host declares.
     #[error(

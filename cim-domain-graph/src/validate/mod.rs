@@ -49,6 +49,17 @@ pub(crate) fn collect_problems(graph: &DeploymentGraph, problems: &mut Vec<Valid
             });
         }
         fields::check(node, problems);
+        let balances = |v: crate::graph::EdgeView<'_>| *v.edge == DeploymentEdgeType::LoadBalances;
+        if matches!(node.node_type, DeploymentNodeType::LoadBalancer(_))
+            && !graph.outgoing(&node.name).any(balances)
+        {
+            problems.push(ValidationError::InvalidField {
+                node: node.name.clone(),
+                field: "load_balances".to_owned(),
+                reason: "a load balancer needs a load_balances edge to at least one service"
+                    .to_owned(),
+            });
+        }
     }
     check_edges(graph, problems);
     cycles::check(graph, problems);
@@ -76,12 +87,28 @@ fn check_edges(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
             });
             continue;
         }
-        if let DeploymentEdgeType::ConnectsTo { port: None } = edge
-            && to.node_type.primary_port().is_none()
-        {
+        let needs_port = matches!(
+            edge,
+            DeploymentEdgeType::ConnectsTo { port: None } | DeploymentEdgeType::LoadBalances
+        );
+        if needs_port && to.node_type.primary_port().is_none() {
             problems.push(ValidationError::MissingPort {
                 from: from.name.clone(),
                 to: to.name.clone(),
+                edge: edge.name().to_owned(),
+            });
+        }
+        if *edge == DeploymentEdgeType::MountsVolume
+            && let (Some(from_host), Some(to_host)) =
+                (graph.host_of(&from.name), graph.host_of(&to.name))
+            && from_host.name != to_host.name
+        {
+            problems.push(ValidationError::NotOnSameHost {
+                from: from.name.clone(),
+                from_host: from_host.name.clone(),
+                to: to.name.clone(),
+                to_host: to_host.name.clone(),
+                edge: edge.name().to_owned(),
             });
         }
     }
@@ -90,7 +117,11 @@ fn check_edges(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
 /// What the nodes placed on one host use of it.
 #[derive(Default)]
 struct HostTally<'a> {
-    ports: BTreeMap<u16, Vec<&'a str>>,
+    /// Port to the nodes listening on it, with whether each is a load balancer: nginx serves
+    /// several virtual hosts on one port, so load balancers may share one.
+    ports: BTreeMap<u16, Vec<(&'a str, bool)>>,
+    /// Kinds NixOS runs once per machine, to their nodes.
+    singletons: BTreeMap<&'a str, Vec<&'a str>>,
     mounts: BTreeMap<&'a str, Vec<&'a str>>,
     cpu_millis: (u64, Vec<&'a str>),
     memory_mb: (u64, Vec<&'a str>),
@@ -126,10 +157,19 @@ fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
             continue;
         };
         let name = &host.name;
-        for (port, nodes) in tally.ports.into_iter().filter(|(_, n)| n.len() > 1) {
-            problems.push(ValidationError::PortConflict {
+        for (port, nodes) in tally.ports {
+            if nodes.len() > 1 && !nodes.iter().all(|(_, shared)| *shared) {
+                problems.push(ValidationError::PortConflict {
+                    host: name.clone(),
+                    port,
+                    nodes: nodes.into_iter().map(|(n, _)| n.to_owned()).collect(),
+                });
+            }
+        }
+        for (kind, nodes) in tally.singletons.into_iter().filter(|(_, n)| n.len() > 1) {
+            problems.push(ValidationError::OnePerHost {
                 host: name.clone(),
-                port,
+                kind: kind.to_owned(),
                 nodes: owned(nodes),
             });
         }
@@ -170,8 +210,21 @@ fn tally<'a>(tally: &mut HostTally<'a>, node: &'a DeploymentNode) {
     let mut ports = node.node_type.listen_ports();
     ports.sort_unstable();
     ports.dedup();
+    let shared = matches!(node.node_type, DeploymentNodeType::LoadBalancer(_));
     for port in ports {
-        tally.ports.entry(port).or_default().push(name);
+        tally.ports.entry(port).or_default().push((name, shared));
+    }
+    if matches!(
+        node.node_type,
+        DeploymentNodeType::Database(_)
+            | DeploymentNodeType::MessageBus(_)
+            | DeploymentNodeType::Monitoring(_)
+    ) {
+        tally
+            .singletons
+            .entry(node.node_type.kind())
+            .or_default()
+            .push(name);
     }
     if let DeploymentNodeType::Storage(spec) = &node.node_type {
         tally

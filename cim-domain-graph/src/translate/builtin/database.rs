@@ -1,0 +1,87 @@
+//! `database` nodes: PostgreSQL with the databases and roles its dependents need.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use cim_domain_nix::{AttrSet, Expr, list};
+
+use super::{limit_resources, wrong_kind};
+use crate::edge::DeploymentEdgeType;
+use crate::node::{DeploymentNode, DeploymentNodeType};
+use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
+
+/// Translates `database` nodes into `services.postgresql`.
+pub(super) struct DatabaseTranslator;
+
+impl NodeTranslator for DatabaseTranslator {
+    fn systemd_unit(&self, _node: &DeploymentNode) -> Option<String> {
+        Some("postgresql".to_owned())
+    }
+
+    fn translate(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+        modules: &mut HostModules,
+    ) -> Result<(), TranslationError> {
+        let DeploymentNodeType::Database(spec) = &node.node_type else {
+            return Err(wrong_kind(node, "database"));
+        };
+        let mut databases: BTreeSet<&str> = spec.databases.iter().map(String::as_str).collect();
+        let mut users: BTreeSet<&str> = spec.users.iter().map(String::as_str).collect();
+        // Client hosts other than this one, for TCP access and pg_hba lines.
+        let mut remote_clients: BTreeSet<&str> = BTreeSet::new();
+        for view in context.graph().incoming(&node.name) {
+            let client = view.from;
+            match view.edge {
+                // A dependent gets its own database and a role owning it, named after it, which
+                // is also the user its unit runs as (DynamicUser), so local peer login works.
+                DeploymentEdgeType::DependsOn => {
+                    databases.insert(&client.name);
+                    users.insert(&client.name);
+                }
+                DeploymentEdgeType::ConnectsTo { .. } => {}
+                _ => continue,
+            }
+            if !context.same_host(&client.name, &node.name)
+                && let Some(host) = context.host_of(&client.name)
+            {
+                remote_clients.insert(context.address_of_host(host));
+            }
+        }
+        let ensure_users = users.iter().map(|user| {
+            let mut entry = AttrSet::new();
+            entry.insert("name", *user);
+            if databases.contains(user) {
+                entry.insert("ensureDBOwnership", true);
+            }
+            Expr::AttrSet(entry)
+        });
+        let mut postgres = AttrSet::new();
+        postgres.insert("enable", true);
+        postgres.insert(["settings", "port"], spec.port);
+        postgres.insert("ensureDatabases", list(databases.iter().copied()));
+        postgres.insert("ensureUsers", list(ensure_users.collect::<Vec<_>>()));
+        if !remote_clients.is_empty() {
+            postgres.insert("enableTCPIP", true);
+            let lines: String = remote_clients
+                .iter()
+                .map(|address| format!("host all all {} scram-sha-256\n", hba_address(address)))
+                .collect();
+            postgres.insert("authentication", lines);
+        }
+        let module = modules.get_mut(context.host_name(node)?)?;
+        module.set(["services", "postgresql"], Expr::AttrSet(postgres));
+        limit_resources(module, "postgresql", spec.resources);
+        Ok(())
+    }
+}
+
+/// A pg_hba address field: an IP as a single-host CIDR, a host name as written.
+fn hba_address(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => format!("{ip}/32"),
+        Ok(IpAddr::V6(ip)) => format!("{ip}/128"),
+        Err(_) => address.to_owned(),
+    }
+}

@@ -1,0 +1,144 @@
+//! `message_bus` nodes: a NATS server, as a cluster member and/or leaf node.
+
+use std::collections::{BTreeMap, HashSet};
+
+use cim_domain_nix::{AttrSet, Expr, attrs, list};
+
+use super::{limit_resources, wrong_kind};
+use crate::edge::DeploymentEdgeType;
+use crate::node::{DeploymentNode, DeploymentNodeType, MessageBusSpec};
+use crate::translate::edges::connection_port;
+use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
+
+/// Translates `message_bus` nodes into `services.nats`.
+pub(super) struct MessageBusTranslator;
+
+impl NodeTranslator for MessageBusTranslator {
+    fn systemd_unit(&self, _node: &DeploymentNode) -> Option<String> {
+        Some("nats".to_owned())
+    }
+
+    fn translate(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+        modules: &mut HostModules,
+    ) -> Result<(), TranslationError> {
+        let DeploymentNodeType::MessageBus(spec) = &node.node_type else {
+            return Err(wrong_kind(node, "message_bus"));
+        };
+        let mut settings = AttrSet::new();
+        if let Some(port) = spec.monitoring_port {
+            settings.insert("http_port", port);
+        }
+        let peers = cluster_peers(context, node);
+        if !peers.is_empty() {
+            let cluster_name = peers
+                .keys()
+                .next()
+                .map_or(node.name.as_str(), |first| first.min(&node.name.as_str()));
+            let routes = peers.iter().filter_map(|(name, peer)| {
+                let address = context.address_from(&node.name, name)?;
+                Some(format!("nats-route://{address}:{}", peer.cluster_port))
+            });
+            settings.insert(
+                "cluster",
+                attrs([
+                    ("name", cluster_name.into()),
+                    ("port", spec.cluster_port.into()),
+                    ("routes", list(routes.collect::<Vec<_>>())),
+                ]),
+            );
+        }
+        let mut leafnodes = AttrSet::new();
+        let is_hub = context.graph().incoming(&node.name).any(|view| {
+            matches!(view.edge, DeploymentEdgeType::ConnectsTo { .. })
+                && matches!(view.from.node_type, DeploymentNodeType::MessageBus(_))
+        });
+        if is_hub {
+            leafnodes.insert("port", spec.leaf_port);
+        }
+        let remotes = leaf_remotes(context, node, spec);
+        if !remotes.is_empty() {
+            let remotes = remotes.into_iter().map(|url| attrs([("url", url.into())]));
+            leafnodes.insert("remotes", list(remotes.collect::<Vec<_>>()));
+        }
+        if !leafnodes.is_empty() {
+            settings.insert("leafnodes", Expr::AttrSet(leafnodes));
+        }
+        let mut nats = AttrSet::new();
+        nats.insert("enable", true);
+        nats.insert("serverName", node.name.as_str());
+        nats.insert("port", spec.port);
+        nats.insert("jetstream", spec.jetstream);
+        if !settings.is_empty() {
+            nats.insert("settings", Expr::AttrSet(settings));
+        }
+        let module = modules.get_mut(context.host_name(node)?)?;
+        module.set(["services", "nats"], Expr::AttrSet(nats));
+        if !peers.is_empty() {
+            // Peers run on other hosts (one NATS server per host), so routes need the port.
+            module.open_tcp_port(spec.cluster_port);
+        }
+        limit_resources(module, "nats", spec.resources);
+        Ok(())
+    }
+}
+
+/// The other members of `node`'s cluster: every message bus reachable over `replicates`
+/// edges in either direction, by name.
+fn cluster_peers<'g>(
+    context: &TranslationContext<'g>,
+    node: &'g DeploymentNode,
+) -> BTreeMap<&'g str, &'g MessageBusSpec> {
+    let graph = context.graph();
+    let mut seen: HashSet<&str> = HashSet::from([node.name.as_str()]);
+    let mut queue = vec![node];
+    let mut peers = BTreeMap::new();
+    while let Some(current) = queue.pop() {
+        let neighbours = graph
+            .outgoing(&current.name)
+            .map(|v| v.to)
+            .chain(graph.incoming(&current.name).map(|v| v.from))
+            .zip(
+                graph
+                    .outgoing(&current.name)
+                    .map(|v| *v.edge)
+                    .chain(graph.incoming(&current.name).map(|v| *v.edge)),
+            );
+        for (next, edge) in neighbours {
+            if edge != DeploymentEdgeType::Replicates || !seen.insert(next.name.as_str()) {
+                continue;
+            }
+            if let DeploymentNodeType::MessageBus(spec) = &next.node_type {
+                peers.insert(next.name.as_str(), spec);
+                queue.push(next);
+            }
+        }
+    }
+    peers
+}
+
+/// Leaf-node remote URLs: the hubs this server `connects_to`, then the declared remotes.
+fn leaf_remotes(
+    context: &TranslationContext<'_>,
+    node: &DeploymentNode,
+    spec: &MessageBusSpec,
+) -> Vec<String> {
+    let mut hubs: Vec<String> = context
+        .graph()
+        .outgoing(&node.name)
+        .filter(|view| matches!(view.to.node_type, DeploymentNodeType::MessageBus(_)))
+        .filter_map(|view| {
+            let port = connection_port(view.from, view.to, view.edge)?;
+            if !matches!(view.edge, DeploymentEdgeType::ConnectsTo { .. }) {
+                return None;
+            }
+            let address = context.address_from(&node.name, &view.to.name)?;
+            Some(format!("nats-leaf://{address}:{port}"))
+        })
+        .collect();
+    hubs.sort();
+    hubs.extend(spec.leaf_remotes.iter().cloned());
+    hubs
+}

@@ -1,0 +1,54 @@
+//! The node translators this crate ships, one file per kind.
+
+mod database;
+mod load_balancer;
+mod message_bus;
+mod monitoring;
+mod service;
+mod storage;
+
+use cim_domain_nix::{AttrSet, Expr};
+
+use crate::node::{DeploymentNode, Resources};
+use crate::translate::{HostModule, NodeTranslatorRegistry, TranslationError};
+
+/// Registers every built-in translator under its kind.
+pub(super) fn register_all(registry: &mut NodeTranslatorRegistry) {
+    registry.register("service", service::ServiceTranslator);
+    registry.register("database", database::DatabaseTranslator);
+    registry.register("message_bus", message_bus::MessageBusTranslator);
+    registry.register("load_balancer", load_balancer::LoadBalancerTranslator);
+    registry.register("storage", storage::StorageTranslator);
+    registry.register("monitoring", monitoring::MonitoringTranslator);
+}
+
+/// The error for a translator handed a node of a kind it does not translate, which happens
+/// only when a tool registers a built-in translator under another kind.
+fn wrong_kind(node: &DeploymentNode, translates: &str) -> TranslationError {
+    TranslationError::node(
+        node,
+        format!(
+            "the {translates} translator cannot translate a `{}` node",
+            node.node_type.kind()
+        ),
+    )
+}
+
+/// Limits a unit to the node's reserved resources: `CPUQuota` (a percentage of one core,
+/// rounded up) and `MemoryMax`.
+fn limit_resources(module: &mut HostModule, unit: &str, resources: Resources) {
+    let config = ["systemd", "services", unit, "serviceConfig"];
+    let mut limits = AttrSet::new();
+    if resources.cpu_millis > 0 {
+        limits.insert(
+            "CPUQuota",
+            format!("{}%", resources.cpu_millis.div_ceil(10)),
+        );
+    }
+    if resources.memory_mb > 0 {
+        limits.insert("MemoryMax", format!("{}M", resources.memory_mb));
+    }
+    if !limits.is_empty() {
+        module.set(config, Expr::AttrSet(limits));
+    }
+}

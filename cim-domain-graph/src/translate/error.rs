@@ -1,0 +1,91 @@
+//! Why a graph could not be translated or written.
+
+use std::path::PathBuf;
+
+use cim_domain_nix::{NixError, NixSyntaxError, NixToolError};
+
+use crate::validate::ValidationErrors;
+
+/// Why translation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TranslationError {
+    /// The graph has problems; every one is listed.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// A node translator failed on one node.
+    #[error("node `{node}` ({kind}): {source}")]
+    Node {
+        /// The node.
+        node: String,
+        /// Its kind.
+        kind: String,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A Nix name or path could not be built.
+    #[error("node `{node}`: {source}")]
+    Nix {
+        /// The node being translated, or the host for host-level output.
+        node: String,
+        /// The Nix builder's error.
+        source: NixError,
+    },
+    /// A translator asked for a host module of a node that is not a host.
+    #[error("`{name}` is not a host of this graph")]
+    NotAHost {
+        /// The name asked for.
+        name: String,
+    },
+    /// Two translators contributed different shared modules under one name.
+    #[error("two different shared modules are named `{name}`")]
+    SharedModuleConflict {
+        /// The module name.
+        name: String,
+    },
+    /// Two translators asked for one flake input with different URLs.
+    #[error("flake input `{name}` is asked for with two URLs: `{first}` and `{second}`")]
+    InputConflict {
+        /// The input name.
+        name: String,
+        /// One URL.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A rendered file does not parse (a bug in a translator or the printer).
+    #[error(transparent)]
+    Syntax(#[from] NixSyntaxError),
+    /// `nix-instantiate` could not run or rejected a rendered file.
+    #[error(transparent)]
+    Tool(#[from] NixToolError),
+    /// A rendered file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl TranslationError {
+    /// Wraps an error of an outside translator, naming the node it failed on.
+    pub fn node(
+        node: &crate::node::DeploymentNode,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Node {
+            node: node.name.clone(),
+            kind: node.node_type.kind().to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// Wraps a Nix builder error, naming the node it happened on.
+    pub fn nix(node: &str, source: NixError) -> Self {
+        Self::Nix {
+            node: node.to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The NixOS module of one host, as translators contribute to it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cim_domain_nix::{AttrPath, AttrSet, Expr, list};
+
+use crate::translate::TranslationError;
+
+/// What the translators contribute to one host's `hosts/<host>.nix`.
+///
+/// Plain options are [`set`](Self::set) (a later value for the same path replaces an earlier one;
+/// attribute sets merge key by key). List options that several nodes add to, such as a unit's
+/// `after`, are [`append`](Self::append)ed: items keep their first-added order, duplicates are
+/// dropped, and the list is written once all translators ran. Firewall ports, flake inputs and
+/// shared modules have their own methods so the flake can collect them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostModule {
+    host: String,
+    config: AttrSet,
+    lists: BTreeMap<AttrPath, Vec<Expr>>,
+    tcp_ports: BTreeSet<u16>,
+    shared_modules: BTreeMap<String, Expr>,
+    inputs: BTreeMap<String, String>,
+}
+
+impl HostModule {
+    /// An empty module for `host`.
+    pub fn new(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            config: AttrSet::new(),
+            lists: BTreeMap::new(),
+            tcp_ports: BTreeSet::new(),
+            shared_modules: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        }
+    }
+
+    /// The host's name.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Sets the option at `path`.
+    pub fn set(&mut self, path: impl Into<AttrPath>, value: impl Into<Expr>) -> &mut Self {
+        self.config.insert(path, value);
+        self
+    }
+
+    /// Adds `item` to the list option at `path` unless it is there already.
+    pub fn append(&mut self, path: impl Into<AttrPath>, item: impl Into<Expr>) -> &mut Self {
+        let items = self.lists.entry(path.into()).or_default();
+        let item = item.into();
+        if !items.contains(&item) {
+            items.push(item);
+        }
+        self
+    }
+
+    /// Opens a TCP port in the host's firewall.
+    pub fn open_tcp_port(&mut self, port: u16) -> &mut Self {
+        self.tcp_ports.insert(port);
+        self
+    }
+
+    /// Imports a module shared between hosts: it is written once to `modules/<name>.nix`,
+    /// exported as the flake's `nixosModules.<name>` and added to this host's modules.
+    pub fn use_shared_module(&mut self, name: impl Into<String>, module: Expr) -> &mut Self {
+        self.shared_modules.insert(name.into(), module);
+        self
+    }
+
+    /// Adds a flake input; host modules reach it as `inputs.<name>`.
+    pub fn add_flake_input(
+        &mut self,
+        name: impl Into<String>,
+        url: impl Into<String>,
+    ) -> &mut Self {
+        self.inputs.insert(name.into(), url.into());
+        self
+    }
+
+    /// The options set so far, lists not yet included.
+    pub fn config(&self) -> &AttrSet {
+        &self.config
+    }
+
+    /// The items appended to the list at `path` so far.
+    pub fn list(&self, path: impl Into<AttrPath>) -> &[Expr] {
+        self.lists.get(&path.into()).map_or(&[], Vec::as_slice)
+    }
+
+    /// The TCP ports opened so far.
+    pub fn tcp_ports(&self) -> &BTreeSet<u16> {
+        &self.tcp_ports
+    }
+
+    /// Shared modules used by this host.
+    pub(crate) fn shared_modules(&self) -> &BTreeMap<String, Expr> {
+        &self.shared_modules
+    }
+
+    /// Flake inputs asked for by this host's translators.
+    pub(crate) fn inputs(&self) -> &BTreeMap<String, String> {
+        &self.inputs
+    }
+
+    /// The module's attribute set: the options, then the lists in path order, then the firewall.
+    pub(crate) fn into_attrs(self) -> AttrSet {
+        let mut config = self.config;
+        for (path, items) in self.lists {
+            config.insert(path, list(items));
+        }
+        if !self.tcp_ports.is_empty() {
+            config.insert(
+                ["networking", "firewall", "allowedTCPPorts"],
+                list(self.tcp_ports),
+            );
+        }
+        config
+    }
+}
+
+/// The modules of every host of a graph, found by host name.
+#[derive(Debug, Clone, Default)]
+pub struct HostModules {
+    modules: HashMap<String, HostModule>,
+}
+
+impl HostModules {
+    /// Empty modules for the given hosts.
+    pub fn new<'a>(hosts: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            modules: hosts
+                .into_iter()
+                .map(|h| (h.to_owned(), HostModule::new(h)))
+                .collect(),
+        }
+    }
+
+    /// The module of `host`.
+    pub fn get(&self, host: &str) -> Option<&HostModule> {
+        self.modules.get(host)
+    }
+
+    /// The module of `host`, to add to.
+    pub fn get_mut(&mut self, host: &str) -> Result<&mut HostModule, TranslationError> {
+        self.modules
+            .get_mut(host)
+            .ok_or_else(|| TranslationError::NotAHost {
+                name: host.to_owned(),
+            })
+    }
+
+    /// Every module, sorted by host name.
+    pub(crate) fn into_sorted(self) -> Vec<HostModule> {
+        let mut modules: Vec<HostModule> = self.modules.into_values().collect();
+        modules.sort_by(|a, b| a.host.cmp(&b.host));
+        modules
+    }
+}

@@ -1,0 +1,18 @@
+{ config, lib, pkgs, inputs, ... }:
+
+{
+  networking.hostName = "app-1";
+  nixpkgs.hostPlatform = "x86_64-linux";
+  system.stateVersion = "25.05";
+  systemd.services.shop = {
+    description = "shop (deployment graph service)";
+    wantedBy = [ "multi-user.target" ];
+    environment.DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
+    serviceConfig = {
+      ExecStart = lib.getExe pkgs.hello;
+      DynamicUser = true;
+      Restart = "on-failure";
+    };
+    after = [ "network.target" ];
+  };
+}

@@ -1,0 +1,44 @@
+{ config, lib, pkgs, inputs, ... }:
+
+{
+  networking = {
+    hostName = "lb-1";
+    firewall.allowedTCPPorts = [ 80 ];
+  };
+  nixpkgs.hostPlatform = "x86_64-linux";
+  system.stateVersion = "25.05";
+  services = {
+    nginx = {
+      enable = true;
+      upstreams.front.servers = {
+        "10.0.4.11:8080" = { };
+        "10.0.4.11:8081" = { };
+        "10.0.4.12:8080" = { };
+      };
+      virtualHosts."shop.example.org" = {
+        listen = [
+          {
+            addr = "0.0.0.0";
+            port = 80;
+          }
+          {
+            addr = "[::]";
+            port = 80;
+          }
+        ];
+        locations."/".proxyPass = "http://front";
+      };
+    };
+    prometheus = {
+      exporters.node.enable = true;
+      enable = true;
+      port = 9090;
+      scrapeConfigs = [
+        {
+          job_name = "node";
+          static_configs = [ { targets = [ "127.0.0.1:9100" "10.0.4.11:9100" "10.0.4.12:9100" ]; } ];
+        }
+      ];
+    };
+  };
+}

@@ -1,0 +1,25 @@
+{ config, lib, pkgs, inputs, ... }:
+
+{
+  networking.hostName = "edge-1";
+  nixpkgs.hostPlatform = "x86_64-linux";
+  system.stateVersion = "25.05";
+  services.nats = {
+    enable = true;
+    serverName = "edge-bus";
+    port = 4222;
+    jetstream = true;
+    settings.leafnodes.remotes = [ { url = "nats-leaf://10.0.3.1:7422"; } ];
+  };
+  systemd.services.sensor = {
+    description = "sensor (deployment graph service)";
+    wantedBy = [ "multi-user.target" ];
+    serviceConfig = {
+      ExecStart = lib.getExe pkgs.hello;
+      DynamicUser = true;
+      Restart = "on-failure";
+    };
+    after = [ "network.target" "nats.service" ];
+    requires = [ "nats.service" ];
+  };
+}

@@ -1,0 +1,24 @@
+{ config, lib, pkgs, inputs, ... }:
+
+{
+  networking = {
+    hostName = "nats-3";
+    firewall.allowedTCPPorts = [ 6222 ];
+  };
+  nixpkgs.hostPlatform = "x86_64-linux";
+  system.stateVersion = "25.05";
+  services.nats = {
+    enable = true;
+    serverName = "bus-3";
+    port = 4222;
+    jetstream = true;
+    settings = {
+      http_port = 8222;
+      cluster = {
+        name = "bus-1";
+        port = 6222;
+        routes = [ "nats-route://10.0.3.1:6222" "nats-route://10.0.3.2:6222" ];
+      };
+    };
+  };
+}
