@@ -88,3 +88,20 @@ fn show_invalid_file_prints_located_errors_and_fails() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn shipped_example_agents_validate() -> TestResult {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/agents");
+    let out = Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .args(["agents", "validate"])
+        .arg(&examples)
+        .output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(": ok (")).count(),
+        2,
+        "{stdout}"
+    );
+    Ok(())
+}
