@@ -6,6 +6,9 @@
 pub struct Endpoint {
     url: String,
     host: String,
+    /// Byte range of the host inside `url`, so the host can be swapped without re-assembling
+    /// (and possibly re-spelling) the rest of the URL.
+    host_at: std::ops::Range<usize>,
     port: u16,
 }
 
@@ -35,6 +38,8 @@ impl Endpoint {
         if host.is_empty() {
             return None;
         }
+        // `host` is a sub-slice of `url`, so its offset is a pointer difference.
+        let start = host.as_ptr() as usize - url.as_ptr() as usize;
         let port = match port {
             Some(text) => text.parse::<u16>().ok().filter(|p| *p != 0)?,
             None => default_port(scheme)?,
@@ -42,6 +47,7 @@ impl Endpoint {
         Some(Self {
             url: url.to_owned(),
             host: host.to_owned(),
+            host_at: start..start + host.len(),
             port,
         })
     }
@@ -54,6 +60,27 @@ impl Endpoint {
     /// The host name or address (IPv6 without brackets).
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Whether the host is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// The same URL with another host (an IPv4 address or a name).
+    pub fn with_host(&self, host: &str) -> Self {
+        let mut url = self.url.clone();
+        url.replace_range(self.host_at.clone(), host);
+        Self {
+            url,
+            host: host.to_owned(),
+            host_at: self.host_at.start..self.host_at.start + host.len(),
+            port: self.port,
+        }
     }
 
     /// The explicit or scheme-default port.
@@ -93,6 +120,25 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn swapping_a_loopback_host_keeps_the_rest_of_the_url() {
+        let local = Endpoint::parse("nats://user@127.0.0.1:4222/x?y");
+        assert_eq!(local.as_ref().map(Endpoint::is_loopback), Some(true));
+        let swapped = local.map(|e| e.with_host("10.233.0.1"));
+        assert_eq!(
+            swapped.as_ref().map(|e| (e.url(), e.host(), e.port())),
+            Some(("nats://user@10.233.0.1:4222/x?y", "10.233.0.1", 4222))
+        );
+        assert_eq!(
+            Endpoint::parse("http://localhost").map(|e| e.with_host("h").url().to_owned()),
+            Some("http://h".to_owned())
+        );
+        assert_eq!(
+            Endpoint::parse("nats://10.0.0.1").map(|e| e.is_loopback()),
+            Some(false)
+        );
     }
 
     #[test]

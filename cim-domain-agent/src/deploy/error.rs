@@ -1,7 +1,10 @@
 //! Errors from turning agent definitions into deployment output. Each names the agent, tier, host
 //! or field involved.
 
+use cim_domain_nix::NixError;
+
 use crate::definition::DefinitionError;
+use crate::deploy::nixos::SubnetError;
 
 /// Why deployment output could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -84,5 +87,46 @@ pub enum DeployError {
         name: String,
         /// The serialiser's error.
         source: serde_yaml_ng::Error,
+    },
+    /// Container addresses could not be allocated.
+    #[error(transparent)]
+    Subnet(#[from] SubnetError),
+    /// An agent has no `deployment.target_node` and no default host was given.
+    #[error("agent {agent} has no deployment.target_node and no default host was given")]
+    NoHost {
+        /// The agent.
+        agent: String,
+    },
+    /// A target node is not usable as a host name.
+    #[error(
+        "agent {agent}: deployment.target_node {host:?} is not a host name (letters, digits, inner '-')"
+    )]
+    InvalidHost {
+        /// The agent.
+        agent: String,
+        /// The target node as written.
+        host: String,
+    },
+    /// A log format the `services.cim-agent` module does not accept.
+    #[error("agent {agent}: deployment.logging.format {format:?} is not one of json, text")]
+    UnsupportedLogFormat {
+        /// The agent.
+        agent: String,
+        /// The format as written.
+        format: String,
+    },
+    /// The host data root is not an absolute path.
+    #[error("host data root {root:?} must be an absolute path")]
+    RelativeHostDir {
+        /// The root as given.
+        root: String,
+    },
+    /// A Nix expression could not be built.
+    #[error("{agent}: {source}")]
+    Nix {
+        /// The agent (or host) being built.
+        agent: String,
+        /// The builder's error.
+        source: NixError,
     },
 }

@@ -25,6 +25,7 @@
 mod endpoint;
 mod error;
 pub mod k8s;
+pub mod nixos;
 mod settings;
 mod source;
 

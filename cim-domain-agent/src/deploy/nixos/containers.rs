@@ -1,0 +1,395 @@
+//! Agents as NixOS declarative containers: `containers.cim-agent-<name>` running the
+//! `services.cim-agent` module, on a private network, with the agent's data bound to a per-agent
+//! host directory and, for GPU agents, the NVIDIA device nodes passed through. Agents are placed
+//! on hosts by `deployment.target_node`, one module per host.
+
+use std::collections::BTreeMap;
+
+use cim_domain_nix::{
+    AllowedDevice, AttrSet, BindMount, ContainerName, ContainerNetwork, Expr, NixError,
+    NixosContainer, NixosModule, SetPattern, ident, list,
+};
+
+use super::subnet::{ContainerAddresses, Ipv4Subnet, allocate};
+use crate::deploy::error::DeployError;
+use crate::deploy::settings::{AgentSettings, DeployOverrides};
+use crate::deploy::source::AgentSource;
+
+/// Where the agent writes inside its container (the module's `dataDir`).
+pub const CONTAINER_DATA_DIR: &str = "/var/lib/cim-agent";
+
+/// Device nodes every GPU agent needs besides its `/dev/nvidiaN`.
+const NVIDIA_CONTROL_DEVICES: [&str; 4] = [
+    "/dev/nvidiactl",
+    "/dev/nvidia-modeset",
+    "/dev/nvidia-uvm",
+    "/dev/nvidia-uvm-tools",
+];
+
+/// The host's NVIDIA user-space driver, which CUDA inside the container loads.
+const DRIVER_DIR: &str = "/run/opengl-driver";
+
+/// How container configs reach the `services.cim-agent` module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentModuleSource {
+    /// `inputs.<input>.nixosModules.agent`: the flake input that is this repository, passed to
+    /// host modules as `inputs` (through `specialArgs`). Its package default is set there too.
+    FlakeInput(String),
+    /// A path literal relative to the generated module, such as `../nix/modules/agent.nix`;
+    /// `services.cim-agent.package` must then be set elsewhere.
+    Path(String),
+}
+
+/// Settings for the whole container deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerOptions {
+    /// Operator overrides applied to every agent.
+    pub overrides: DeployOverrides,
+    /// Where container addresses come from.
+    pub subnet: Ipv4Subnet,
+    /// Parent of the per-agent host directories (`<root>/<agent>`).
+    pub host_data_root: String,
+    /// How containers import the agent module.
+    pub agent_module: AgentModuleSource,
+    /// Host for agents without `deployment.target_node`; without one such agents are an error.
+    pub default_host: Option<String>,
+    /// `system.stateVersion` of the containers.
+    pub state_version: String,
+}
+
+impl Default for ContainerOptions {
+    fn default() -> Self {
+        Self {
+            overrides: DeployOverrides::default(),
+            subnet: Ipv4Subnet::DEFAULT,
+            host_data_root: "/var/lib/cim-agents".to_owned(),
+            agent_module: AgentModuleSource::FlakeInput("cim-leaf".to_owned()),
+            default_host: None,
+            state_version: "25.05".to_owned(),
+        }
+    }
+}
+
+/// One agent's container, ready to be placed into a host module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentContainer {
+    agent: String,
+    addresses: ContainerAddresses,
+    host_dir: String,
+    value: Expr,
+}
+
+impl AgentContainer {
+    /// Builds the container of `agent` with the given addresses.
+    pub fn build(
+        agent: &AgentSource,
+        addresses: ContainerAddresses,
+        options: &ContainerOptions,
+    ) -> Result<Self, DeployError> {
+        let name = agent.name().to_owned();
+        let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
+        let nix = |source: NixError| DeployError::Nix {
+            agent: name.clone(),
+            source,
+        };
+        let host_dir = format!("{}/{name}", options.host_data_root.trim_end_matches('/'));
+        if !host_dir.starts_with('/') {
+            return Err(DeployError::RelativeHostDir {
+                root: options.host_data_root.clone(),
+            });
+        }
+
+        let devices: Vec<String> = if settings.gpus > 0 {
+            (0..settings.gpus)
+                .map(|i| format!("/dev/nvidia{i}"))
+                .chain(NVIDIA_CONTROL_DEVICES.map(str::to_owned))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let device_allow: Vec<String> = devices.iter().map(|d| format!("{d} rw")).collect();
+
+        let mut config = NixosModule::new();
+        config.import(agent_module(&options.agent_module).map_err(&nix)?);
+        config.set(
+            ["services", "cim-agent"],
+            service_config(agent, &settings, addresses, &device_allow, nix)?,
+        );
+        config.set(["system", "stateVersion"], options.state_version.as_str());
+
+        let container_name = ContainerName::new(&format!("cim-agent-{name}")).map_err(&nix)?;
+        let mut container = NixosContainer::new(container_name, config)
+            .network(ContainerNetwork {
+                private_network: true,
+                host_address: Some(addresses.host.to_string()),
+                local_address: Some(addresses.container.to_string()),
+                host_bridge: None,
+            })
+            .bind_mount(bind(CONTAINER_DATA_DIR, &host_dir, false))
+            .map_err(&nix)?;
+        for node in &devices {
+            container = container
+                .bind_mount(bind(node, node, false))
+                .map_err(&nix)?
+                .allow_device(AllowedDevice {
+                    node: node.clone(),
+                    modifier: "rwm".to_owned(),
+                })
+                .map_err(&nix)?;
+        }
+        if !devices.is_empty() {
+            container = container
+                .bind_mount(bind(DRIVER_DIR, DRIVER_DIR, true))
+                .map_err(&nix)?;
+        }
+        let value = container.to_expr().map_err(&nix)?;
+
+        Ok(Self {
+            agent: name,
+            addresses,
+            host_dir,
+            value,
+        })
+    }
+
+    /// The agent's name.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// The container's name, `cim-agent-<agent>`.
+    pub fn container_name(&self) -> String {
+        format!("cim-agent-{}", self.agent)
+    }
+
+    /// Its veth addresses.
+    pub fn addresses(&self) -> ContainerAddresses {
+        self.addresses
+    }
+
+    /// The host directory bound to [`CONTAINER_DATA_DIR`].
+    pub fn host_dir(&self) -> &str {
+        &self.host_dir
+    }
+
+    /// The value of `containers.cim-agent-<agent>`.
+    pub fn value(&self) -> &Expr {
+        &self.value
+    }
+
+    /// The `systemd.tmpfiles.rules` entry that creates the host directory before the container
+    /// starts. Owner and group are left out so the container's own rule, which hands the
+    /// directory to its `cim-agent` user, is not undone on the next boot.
+    pub fn tmpfiles_rule(&self) -> String {
+        format!("d {} 0750 - - -", self.host_dir)
+    }
+}
+
+fn bind(mount_point: &str, host_path: &str, read_only: bool) -> BindMount {
+    BindMount {
+        mount_point: mount_point.to_owned(),
+        host_path: host_path.to_owned(),
+        read_only,
+    }
+}
+
+fn agent_module(source: &AgentModuleSource) -> Result<Expr, NixError> {
+    match source {
+        AgentModuleSource::FlakeInput(input) => {
+            Ok(ident("inputs")?.select([input.as_str(), "nixosModules", "agent"]))
+        }
+        AgentModuleSource::Path(path) => cim_domain_nix::path(path),
+    }
+}
+
+fn service_config(
+    agent: &AgentSource,
+    settings: &AgentSettings,
+    addresses: ContainerAddresses,
+    device_allow: &[String],
+    nix: impl Fn(NixError) -> DeployError,
+) -> Result<AttrSet, DeployError> {
+    let name = agent.name();
+    // Inside a private-network container, loopback is the container itself; services the
+    // definition finds on "this machine" are on the host, at the host end of the veth link.
+    let host_ip = addresses.host.to_string();
+    let nats = if settings.nats.is_loopback() {
+        settings.nats.with_host(&host_ip)
+    } else {
+        settings.nats.clone()
+    };
+    let ollama = settings.ollama.as_ref().map(|o| {
+        if o.is_loopback() {
+            o.with_host(&host_ip)
+        } else {
+            o.clone()
+        }
+    });
+
+    let mut service = AttrSet::new();
+    service.insert("enable", true);
+    service.insert(
+        "agentFile",
+        ident("builtins").map_err(nix)?.select(["toFile"]).call([
+            format!("cim-agent-{name}.md").into(),
+            agent.text.as_str().into(),
+        ]),
+    );
+    service.insert("agentId", agent.definition.id.to_string());
+    service.insert("natsUrl", nats.url());
+    if let Some(ollama) = &ollama {
+        service.insert("ollamaUrl", ollama.url());
+    }
+    service.insert("dataDir", CONTAINER_DATA_DIR);
+    if let Some(memory) = &settings.memory_max {
+        service.insert("memoryMax", memory.as_str());
+    }
+    if let Some(quota) = settings.cpu_quota {
+        service.insert("cpuQuota", quota.to_string());
+    }
+    if let Some(tasks) = settings.tasks_max {
+        service.insert("tasksMax", tasks);
+    }
+    if let Some(policy) = settings.restart_policy {
+        service.insert("restartPolicy", policy.as_str());
+    }
+    if let Some(seconds) = settings.restart_sec {
+        service.insert("restartSec", seconds);
+    }
+    if let Some(level) = settings.log_level {
+        service.insert("logLevel", level.as_str());
+    }
+    if let Some(format) = &settings.log_format {
+        // The module's `logFormat` is an enum; anything else would fail at evaluation, far from
+        // the file that caused it.
+        if !matches!(format.as_str(), "json" | "text") {
+            return Err(DeployError::UnsupportedLogFormat {
+                agent: name.to_owned(),
+                format: format.clone(),
+            });
+        }
+        service.insert("logFormat", format.as_str());
+    }
+    if !device_allow.is_empty() {
+        service.insert("deviceAllow", list(device_allow));
+    }
+    Ok(service)
+}
+
+/// The agent containers of one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostContainers {
+    /// The host's name.
+    pub host: String,
+    /// Its agents' containers, sorted by agent name.
+    pub containers: Vec<AgentContainer>,
+    /// Whether container configs refer to the flake's `inputs`.
+    uses_inputs: bool,
+}
+
+impl HostContainers {
+    /// The host's NixOS module: the containers, their host directories and NAT so containers
+    /// reach NATS and Ollama beyond the host. It takes `inputs` (from `specialArgs`) when the
+    /// agent module comes from a flake input.
+    pub fn module(&self) -> Result<NixosModule, DeployError> {
+        let mut module = NixosModule::new();
+        if self.uses_inputs {
+            let pattern = SetPattern::new(["config", "lib", "pkgs", "inputs"])
+                .map_err(|source| DeployError::Nix {
+                    agent: self.host.clone(),
+                    source,
+                })?
+                .ellipsis();
+            module = module.with_pattern(pattern);
+        }
+        for container in &self.containers {
+            module.set(
+                ["containers", container.container_name().as_str()],
+                container.value().clone(),
+            );
+        }
+        apply_host_networking(module.config_mut());
+        module.set(
+            ["systemd", "tmpfiles", "rules"],
+            list(self.containers.iter().map(AgentContainer::tmpfiles_rule)),
+        );
+        Ok(module)
+    }
+
+    /// The module as Nix source.
+    pub fn render(&self) -> Result<String, DeployError> {
+        Ok(self.module()?.render())
+    }
+}
+
+/// NAT for the containers' veth interfaces (`ve-<container>`), so their traffic leaves the host.
+pub fn apply_host_networking(config: &mut AttrSet) {
+    config.insert(["networking", "nat", "enable"], true);
+    config.insert(["networking", "nat", "internalInterfaces"], list(["ve-+"]));
+}
+
+/// Builds every agent's container and places it on its `deployment.target_node` (or
+/// `options.default_host`). Hosts come out sorted by name, containers by agent name; addresses are
+/// unique across all hosts.
+pub fn to_nixos_containers(
+    agents: &[AgentSource],
+    options: &ContainerOptions,
+) -> Result<Vec<HostContainers>, DeployError> {
+    let mut by_name = BTreeMap::new();
+    for agent in agents {
+        if by_name.insert(agent.name(), agent).is_some() {
+            return Err(DeployError::DuplicateAgent {
+                name: agent.name().to_owned(),
+            });
+        }
+    }
+    let addresses = allocate(by_name.keys().copied(), options.subnet)?;
+    let mut hosts: BTreeMap<String, Vec<AgentContainer>> = BTreeMap::new();
+    for (name, agent) in by_name {
+        let host = agent
+            .definition
+            .deployment
+            .target_node
+            .clone()
+            .or_else(|| options.default_host.clone())
+            .ok_or_else(|| DeployError::NoHost {
+                agent: name.to_owned(),
+            })?;
+        check_host_name(name, &host)?;
+        let pair = addresses
+            .get(name)
+            .copied()
+            .ok_or_else(|| DeployError::NoHost {
+                agent: name.to_owned(),
+            })?;
+        hosts
+            .entry(host)
+            .or_default()
+            .push(AgentContainer::build(agent, pair, options)?);
+    }
+    Ok(hosts
+        .into_iter()
+        .map(|(host, containers)| HostContainers {
+            host,
+            containers,
+            uses_inputs: matches!(options.agent_module, AgentModuleSource::FlakeInput(_)),
+        })
+        .collect())
+}
+
+/// Host names become file names (`hosts/<host>.nix`) and NixOS host names.
+fn check_host_name(agent: &str, host: &str) -> Result<(), DeployError> {
+    let ok = !host.is_empty()
+        && host.len() <= 63
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !host.starts_with('-')
+        && !host.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidHost {
+            agent: agent.to_owned(),
+            host: host.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! NixOS output: agents as declarative containers running the `services.cim-agent` module,
+//! placed on hosts by `deployment.target_node`.
+
+mod containers;
+mod subnet;
+
+pub use containers::{
+    AgentContainer, AgentModuleSource, CONTAINER_DATA_DIR, ContainerOptions, HostContainers,
+    apply_host_networking, to_nixos_containers,
+};
+pub use subnet::{ContainerAddresses, Ipv4Subnet, SubnetError, allocate};
