@@ -76,3 +76,32 @@ fn files_and_directories_mix_and_missing_paths_are_io_errors() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_name_defined_twice_fails_the_later_file() -> TestResult {
+    let temp = tempfile::tempdir()?;
+    std::fs::write(
+        temp.path().join("a.md"),
+        "---\nname: twin\nversion: 1.0.0\n---\n",
+    )?;
+    std::fs::write(
+        temp.path().join("b.md"),
+        "---\nagent:\n  name: twin\n  version: 2.0.0\n---\n",
+    )?;
+    let reports = validate_paths(&[temp.path()]);
+    assert_eq!(reports.len(), 2);
+    assert!(reports[0].result.is_ok());
+    match &reports[1].result {
+        Err(error @ DefinitionError::DuplicateName { name, first, .. }) => {
+            assert_eq!(name, "twin");
+            assert_eq!(*first, temp.path().join("a.md"));
+            assert!(
+                error
+                    .to_string()
+                    .contains("b.md:1:1: agent name \"twin\" is already defined by")
+            );
+        }
+        other => return Err(format!("b.md should be a duplicate, got {other:?}").into()),
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Validating many files at once: every `.md` file under the given directories (recursively,
 //! in sorted order so output is stable) and every file named directly.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::DefinitionError;
@@ -17,8 +18,30 @@ pub struct FileReport {
 }
 
 /// Validates every agent file in `paths`; a directory contributes its `.md` files, recursively.
-/// One broken file does not stop the others.
+/// One broken file does not stop the others. A name defined by an earlier file makes a later
+/// file fail with [`DefinitionError::DuplicateName`].
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
+    let mut reports = parse_all(paths);
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for report in &mut reports {
+        let Ok(definition) = &report.result else {
+            continue;
+        };
+        let name = definition.name.to_string();
+        if let Some(first) = seen.get(&name) {
+            report.result = Err(DefinitionError::DuplicateName {
+                file: report.path.clone(),
+                name,
+                first: first.clone(),
+            });
+        } else {
+            seen.insert(name, report.path.clone());
+        }
+    }
+    reports
+}
+
+fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
     let mut reports = Vec::new();
     for path in paths {
         let path = path.as_ref();

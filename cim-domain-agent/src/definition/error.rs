@@ -144,6 +144,17 @@ pub enum DefinitionError {
         /// The YAML parser's message.
         message: String,
     },
+    /// Two files validated together define the same agent name (names become NATS tokens
+    /// and container names, so they must be unique in a fleet).
+    #[error("{}:1:1: agent name {name:?} is already defined by {}", file.display(), first.display())]
+    DuplicateName {
+        /// The later file.
+        file: PathBuf,
+        /// The name.
+        name: String,
+        /// The file that defined it first.
+        first: PathBuf,
+    },
     /// The front matter parsed but breaks the schema; every problem found is listed.
     #[error("{}", render_issues(file, issues))]
     Invalid {
