@@ -210,6 +210,20 @@ impl GraphDocument {
     /// every problem at once. A graph that loads may still fail
     /// [`crate::validate_deployment_graph`].
     pub fn to_graph(&self) -> Result<DeploymentGraph, ValidationErrors> {
+        let (graph, mut problems) = self.to_graph_with_problems();
+        if problems.is_empty() {
+            Ok(graph)
+        } else {
+            collect_problems(&graph, &mut problems);
+            Err(ValidationErrors(problems))
+        }
+    }
+
+    /// Builds as much of the graph as it can, leaving out second nodes of a name and edges to
+    /// missing nodes, and returns it with those problems (duplicates and dangling references
+    /// only). A caller that validates the graph further, such as a translator that also checks
+    /// for missing node translators, can then report everything at once.
+    pub fn to_graph_with_problems(&self) -> (DeploymentGraph, Vec<ValidationError>) {
         let mut graph = DeploymentGraph::new();
         let mut problems = Vec::new();
         let hosts = self
@@ -249,12 +263,7 @@ impl GraphDocument {
                 });
             }
         }
-        if problems.is_empty() {
-            Ok(graph)
-        } else {
-            collect_problems(&graph, &mut problems);
-            Err(ValidationErrors(problems))
-        }
+        (graph, problems)
     }
 }
 

@@ -1,16 +1,160 @@
-//! `cim-leaf translate GRAPH --out DIR`.
+//! `cim-leaf translate GRAPH --out DIR [--check] [--json]`: validate a deployment graph and write
+//! its flake.
+//!
+//! Exit status 0 when the graph is valid (and written), 1 when it cannot be read, has problems
+//! or cannot be written. With `--json` one JSON object goes to stdout whatever happens:
+//! `status` is `valid`, `translated`, `unreadable`, `invalid` or `failed`; `invalid` carries
+//! `problems`, each with a `problem` code, the nodes involved and a `message`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, TranslationError};
+use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
+use serde_json::{Value, json};
 
 /// Arguments of `cim-leaf translate`.
 #[derive(Debug, clap::Args)]
 pub struct TranslateArgs {
-    /// The deployment graph file (YAML or JSON).
+    /// The deployment graph file (YAML, or JSON when it ends in `.json`).
     pub graph: PathBuf,
+    /// Directory to write `flake.nix`, `hosts/` and `modules/` into.
+    #[arg(long, required_unless_present = "check")]
+    pub out: Option<PathBuf>,
+    /// Only validate the graph; write nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the outcome, problems included, as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why the command did not succeed, kept apart so `--json` and text output report alike.
+enum Failure {
+    Unreadable(String),
+    Invalid(ValidationErrors),
+    Failed(String),
 }
 
 /// Runs `cim-leaf translate`.
 pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("translate {} is not available yet", args.graph.display())
+    let translator = FlakeTranslator::default();
+    match translate(&args, &translator) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", summary(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            report_failure(&args, failure)?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn translate(args: &TranslateArgs, translator: &FlakeTranslator) -> Result<Value, Failure> {
+    let document = GraphDocument::from_path(&args.graph)
+        .map_err(|error| Failure::Unreadable(error.to_string()))?;
+    let (graph, mut problems) = document.to_graph_with_problems();
+    match translator.validate_deployment_graph(&graph) {
+        Ok(()) => {}
+        Err(TranslationError::Invalid(errors)) => problems.extend(errors.0),
+        Err(other) => return Err(failure(other)),
+    }
+    if !problems.is_empty() {
+        return Err(Failure::Invalid(ValidationErrors(problems)));
+    }
+    let counts = counts(&graph);
+    let Some(out) = args.out.as_deref().filter(|_| !args.check) else {
+        return Ok(json!({ "status": "valid", "graph": args.graph, "counts": counts }));
+    };
+    let spec = translator.translate_graph(&graph).map_err(failure)?;
+    spec.check_syntax().map_err(failure)?;
+    spec.write_to(out).map_err(failure)?;
+    let files: Vec<PathBuf> = spec.files().keys().map(|p| out.join(p)).collect();
+    Ok(json!({
+        "status": "translated",
+        "graph": args.graph,
+        "counts": counts,
+        "out": out,
+        "files": files,
+    }))
+}
+
+fn failure(error: TranslationError) -> Failure {
+    match error {
+        TranslationError::Invalid(errors) => Failure::Invalid(errors),
+        other => Failure::Failed(other.to_string()),
+    }
+}
+
+fn counts(graph: &DeploymentGraph) -> Value {
+    let hosts = graph.nodes().filter(|n| n.node_type.is_host()).count();
+    json!({
+        "hosts": hosts,
+        "nodes": graph.node_count() - hosts,
+        "edges": graph.edge_count(),
+    })
+}
+
+fn summary(report: &Value) -> String {
+    let count = |key: &str| report["counts"][key].as_u64().unwrap_or_default();
+    let shape = format!(
+        "{} hosts, {} nodes, {} edges",
+        count("hosts"),
+        count("nodes"),
+        count("edges")
+    );
+    let graph = report["graph"].as_str().unwrap_or_default();
+    match report["files"].as_array() {
+        Some(files) => {
+            let out = report["out"].as_str().unwrap_or_default();
+            format!("{graph}: {shape}; wrote {} files to {out}", files.len())
+        }
+        None => format!("{graph}: valid ({shape})"),
+    }
+}
+
+fn report_failure(args: &TranslateArgs, failure: Failure) -> anyhow::Result<()> {
+    let graph = args.graph.as_path();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&failure_json(graph, failure)?)?
+        );
+        return Ok(());
+    }
+    match failure {
+        Failure::Unreadable(message) | Failure::Failed(message) => {
+            eprintln!("error: {message}");
+        }
+        Failure::Invalid(errors) => eprintln!("error: {}: {errors}", graph.display()),
+    }
+    Ok(())
+}
+
+fn failure_json(graph: &Path, failure: Failure) -> anyhow::Result<Value> {
+    Ok(match failure {
+        Failure::Unreadable(message) => {
+            json!({ "status": "unreadable", "graph": graph, "message": message })
+        }
+        Failure::Failed(message) => {
+            json!({ "status": "failed", "graph": graph, "message": message })
+        }
+        Failure::Invalid(errors) => {
+            let mut problems = Vec::new();
+            for problem in errors.problems() {
+                let mut value = serde_json::to_value(problem).context("serialising a problem")?;
+                if let Value::Object(fields) = &mut value {
+                    fields.insert("message".to_owned(), problem.to_string().into());
+                }
+                problems.push(value);
+            }
+            json!({ "status": "invalid", "graph": graph, "problems": problems })
+        }
+    })
 }
