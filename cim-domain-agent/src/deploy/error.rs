@@ -3,7 +3,7 @@
 
 use cim_domain_nix::NixError;
 
-use crate::definition::DefinitionError;
+use crate::definition::{DefinitionError, UnitError};
 use crate::deploy::nixos::SubnetError;
 
 /// Why deployment output could not be produced.
@@ -128,5 +128,31 @@ pub enum DeployError {
         agent: String,
         /// The builder's error.
         source: NixError,
+    },
+    /// A graph node handed to the agent translator is not an agent.
+    #[error("node {node} is not an agent node")]
+    NotAnAgentNode {
+        /// The node.
+        node: String,
+    },
+    /// The graph places an agent on another host than its definition's `target_node`.
+    #[error(
+        "agent {agent}: deployment.target_node is {target_node} but the graph runs it on {host}"
+    )]
+    PlacementConflict {
+        /// The agent.
+        agent: String,
+        /// The definition's target node.
+        target_node: String,
+        /// The graph's host.
+        host: String,
+    },
+    /// A limit derived from the graph's reservation is not valid.
+    #[error("agent {agent}: {source}")]
+    Unit {
+        /// The agent.
+        agent: String,
+        /// Why the limit is invalid.
+        source: UnitError,
     },
 }

@@ -1,5 +1,9 @@
-//! Deployment output for agents: Kubernetes manifests ([`k8s`]) and, for NixOS, the
-//! `services.cim-agent` module shipped in `nix/modules/agent.nix`.
+//! Deployment output for agents:
+//! - [`nixos`]: declarative containers `containers.cim-agent-<name>` running the
+//!   `services.cim-agent` module (shipped in `nix/modules/agent.nix` and exported by the
+//!   repository's flake as `nixosModules.agent`), one module per `deployment.target_node`;
+//! - [`AgentNodeTranslator`]: the same containers from `agent` nodes of a deployment graph;
+//! - [`k8s`]: Kubernetes manifests sized by a named tier.
 //!
 //! Every generator starts from [`AgentSource`]s (a validated definition plus its file's text,
 //! which deployments ship so the runtime can read it) and [`DeployOverrides`] that the operator
@@ -24,6 +28,7 @@
 
 mod endpoint;
 mod error;
+mod graph;
 pub mod k8s;
 pub mod nixos;
 mod settings;
@@ -31,5 +36,6 @@ mod source;
 
 pub use endpoint::Endpoint;
 pub use error::DeployError;
+pub use graph::{AgentNodeTranslator, CIM_LEAF_FLAKE_URL};
 pub use settings::{AgentSettings, DEFAULT_NATS_URL, DeployOverrides, GPUS_FIELD};
 pub use source::AgentSource;

@@ -80,14 +80,15 @@ pub struct AgentContainer {
 }
 
 impl AgentContainer {
-    /// Builds the container of `agent` with the given addresses.
+    /// Builds the container of `agent` with its resolved `settings` and addresses;
+    /// `options.overrides` are not consulted again here.
     pub fn build(
         agent: &AgentSource,
+        settings: &AgentSettings,
         addresses: ContainerAddresses,
         options: &ContainerOptions,
     ) -> Result<Self, DeployError> {
         let name = agent.name().to_owned();
-        let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
         let nix = |source: NixError| DeployError::Nix {
             agent: name.clone(),
             source,
@@ -113,7 +114,7 @@ impl AgentContainer {
         config.import(agent_module(&options.agent_module).map_err(&nix)?);
         config.set(
             ["services", "cim-agent"],
-            service_config(agent, &settings, addresses, &device_allow, nix)?,
+            service_config(agent, settings, addresses, &device_allow, nix)?,
         );
         config.set(["system", "stateVersion"], options.state_version.as_str());
 
@@ -322,10 +323,16 @@ impl HostContainers {
     }
 }
 
-/// NAT for the containers' veth interfaces (`ve-<container>`), so their traffic leaves the host.
-pub fn apply_host_networking(config: &mut AttrSet) {
+/// The host side of every container's veth link (`ve-<container>`), as an interface pattern.
+pub const VETH_INTERFACES: &str = "ve-+";
+
+/// NAT for the containers' veth interfaces, so their traffic leaves the host.
+fn apply_host_networking(config: &mut AttrSet) {
     config.insert(["networking", "nat", "enable"], true);
-    config.insert(["networking", "nat", "internalInterfaces"], list(["ve-+"]));
+    config.insert(
+        ["networking", "nat", "internalInterfaces"],
+        list([VETH_INTERFACES]),
+    );
 }
 
 /// Builds every agent's container and places it on its `deployment.target_node` (or
@@ -362,10 +369,11 @@ pub fn to_nixos_containers(
             .ok_or_else(|| DeployError::NoHost {
                 agent: name.to_owned(),
             })?;
+        let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
         hosts
             .entry(host)
             .or_default()
-            .push(AgentContainer::build(agent, pair, options)?);
+            .push(AgentContainer::build(agent, &settings, pair, options)?);
     }
     Ok(hosts
         .into_iter()
@@ -378,7 +386,7 @@ pub fn to_nixos_containers(
 }
 
 /// Host names become file names (`hosts/<host>.nix`) and NixOS host names.
-fn check_host_name(agent: &str, host: &str) -> Result<(), DeployError> {
+pub(crate) fn check_host_name(agent: &str, host: &str) -> Result<(), DeployError> {
     let ok = !host.is_empty()
         && host.len() <= 63
         && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')

@@ -6,6 +6,6 @@ mod subnet;
 
 pub use containers::{
     AgentContainer, AgentModuleSource, CONTAINER_DATA_DIR, ContainerOptions, HostContainers,
-    apply_host_networking, to_nixos_containers,
+    VETH_INTERFACES, to_nixos_containers,
 };
 pub use subnet::{ContainerAddresses, Ipv4Subnet, SubnetError, allocate};
