@@ -202,12 +202,72 @@ fn enabled_agent_gets_a_hardened_unit_running_cim_leaf_agents_run() -> TestResul
 }
 
 #[test]
+fn flake_exports_the_agent_module_with_its_package_and_builds_cim_leaf_from_the_lock_file()
+-> TestResult {
+    let Some(mut cmd) = nix_instantiate() else {
+        return Ok(());
+    };
+    let root = repo_root().canonicalize()?;
+    // nixpkgs is stubbed down to what the flake calls, so this runs without a store or network.
+    let expr = format!(
+        r#"let
+  flake = import {root}/flake.nix;
+  pkgsFor = system: {{
+    rustPlatform.buildRustPackage = args: args // {{ outPath = "/nix/store/0000-${{args.pname}}"; inherit system; }};
+  }};
+  nixpkgs = {{
+    lib.genAttrs = names: f: builtins.listToAttrs (map (n: {{ name = n; value = f n; }}) names);
+    legacyPackages = {{ x86_64-linux = pkgsFor "x86_64-linux"; aarch64-linux = pkgsFor "aarch64-linux"; }};
+  }};
+  self = flake.outputs {{ inherit self nixpkgs; }};
+  pkg = self.packages.aarch64-linux.cim-leaf;
+  agent = self.nixosModules.agent {{
+    lib.mkDefault = value: {{ mkDefault = value; }};
+    pkgs.stdenv.hostPlatform.system = "aarch64-linux";
+  }};
+in {{
+  inherit (pkg) pname version cargoBuildFlags system;
+  lockFile = toString pkg.cargoLock.lockFile;
+  defaultPackage = self.packages.x86_64-linux.default.pname;
+  imports = map toString agent.imports;
+  packageDefault = agent.services.cim-agent.package.mkDefault.outPath;
+}}"#,
+        root = root.display()
+    );
+    let out = cmd
+        .args(["--eval", "--strict", "--json", "--expr", &expr])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "evaluating flake.nix failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eval: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(eval["pname"], "cim-leaf");
+    assert_eq!(eval["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(eval["system"], "aarch64-linux");
+    assert_eq!(
+        eval["cargoBuildFlags"],
+        serde_json::json!(["--package", "cim-leaf", "--bin", "cim-leaf"])
+    );
+    assert_eq!(eval["lockFile"], format!("{}/Cargo.lock", root.display()));
+    assert_eq!(eval["defaultPackage"], "cim-leaf");
+    assert_eq!(
+        eval["imports"],
+        serde_json::json!([format!("{}/nix/modules/agent.nix", root.display())])
+    );
+    assert_eq!(eval["packageDefault"], "/nix/store/0000-cim-leaf");
+    Ok(())
+}
+
+#[test]
 fn shell_unsafe_settings_are_quoted_and_gpu_devices_lift_private_devices() -> TestResult {
     let Some(eval) = evaluate_module(
         r#"{
           enable = true;
           package = "/nix/store/0000-cim-leaf";
           agentFile = "/etc/cim/agents/it's here.md";
+          agentId = "5f0c9a8e-3b1d-4c2a-9e7f-1a2b3c4d5e6f";
           deviceAllow = [ "/dev/nvidia0 rw" ];
         }"#,
     )?

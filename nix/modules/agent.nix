@@ -8,7 +8,7 @@ let
   cfg = config.services.cim-agent;
   inherit (lib) mkEnableOption mkIf mkOption types;
 
-  # Flags match `cim-leaf agents run` (src/cli/agents.rs); an unset Ollama URL leaves the runtime
+  # Flags match `cim-leaf agents run` (src/cli/agents/run.rs); an unset Ollama URL leaves the runtime
   # on the one named in the agent file.
   runArgs =
     [
