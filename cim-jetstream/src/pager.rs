@@ -1,5 +1,10 @@
 //! Batched direct get (nats-server 2.11+): one request returns up to `batch` messages on a
-//! subject filter, ended by an `EOB` status, so a 1,000-event aggregate loads in one round trip.
+//! subject filter, ended by an `EOB` status, so a 1,000-commit aggregate loads in one round trip.
+//!
+//! Pages are asked for without the stored headers (`no_hdr`), which makes a 1,000-message page
+//! about five times cheaper; the `EOB` status still carries the last stream sequence, which is
+//! all paging and the head cache need. Only to name a corrupt message is a page read again with
+//! headers ([`Pager::locate`]).
 
 use std::time::Duration;
 
@@ -9,11 +14,13 @@ use serde::Serialize;
 
 use crate::error::JetStreamError;
 
-/// One stored message as read back.
-pub(crate) struct RawMessage {
-    pub(crate) subject: String,
-    pub(crate) stream_sequence: u64,
-    pub(crate) payload: Bytes,
+/// One page of stored message payloads, in stream order.
+pub(crate) struct Page {
+    /// The stream sequence the page was asked from.
+    pub(crate) from_sequence: u64,
+    /// The stream sequence of the page's last message.
+    pub(crate) last_sequence: u64,
+    pub(crate) payloads: Vec<Bytes>,
 }
 
 #[derive(Serialize)]
@@ -21,6 +28,15 @@ struct BatchRequest<'a> {
     seq: u64,
     next_by_subj: &'a str,
     batch: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_hdr: bool,
+}
+
+/// A reply to a batch request, message by message.
+enum Reply {
+    Message(async_nats::Message),
+    EndOfBatch { last_sequence: Option<u64> },
+    NoMessages,
 }
 
 /// Pages through every message on `filter` from a stream sequence onwards, in stream order.
@@ -39,7 +55,6 @@ impl Pager {
         client: async_nats::Client,
         stream: &str,
         filter: String,
-        from_sequence: u64,
         batch: usize,
         timeout: Duration,
     ) -> Self {
@@ -47,89 +62,122 @@ impl Pager {
             client,
             api_subject: format!("$JS.API.DIRECT.GET.{stream}"),
             filter,
-            next_sequence: from_sequence.max(1),
+            next_sequence: 1,
             batch,
             timeout,
             done: false,
         }
     }
 
+    /// The subject filter being read.
+    pub(crate) fn filter(&self) -> &str {
+        &self.filter
+    }
+
     /// The next page, or `None` when every message has been read.
-    pub(crate) async fn next_page(&mut self) -> Result<Option<Vec<RawMessage>>, JetStreamError> {
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, JetStreamError> {
         if self.done {
             return Ok(None);
         }
+        let from_sequence = self.next_sequence;
+        let mut replies = self.request(from_sequence, self.batch, true).await?;
+        let mut payloads = Vec::new();
+        let last_sequence = loop {
+            match self.reply(&mut replies).await? {
+                Reply::Message(message) => payloads.push(message.payload),
+                Reply::EndOfBatch { last_sequence } => break last_sequence,
+                Reply::NoMessages => {
+                    self.done = true;
+                    break None;
+                }
+            }
+        };
+        if payloads.is_empty() {
+            self.done = true;
+            return Ok(None);
+        }
+        let last_sequence = last_sequence
+            .ok_or_else(|| self.read_error("the end-of-batch reply has no Nats-Last-Sequence"))?;
+        self.next_sequence = last_sequence + 1;
+        Ok(Some(Page {
+            from_sequence,
+            last_sequence,
+            payloads,
+        }))
+    }
+
+    /// The subject and stream sequence of the `index`-th message of the page read from
+    /// `from_sequence`, read again with headers.
+    pub(crate) async fn locate(
+        &self,
+        from_sequence: u64,
+        index: usize,
+    ) -> Result<(String, u64), JetStreamError> {
+        let mut replies = self.request(from_sequence, index + 1, false).await?;
+        let mut last = None;
+        while let Reply::Message(message) = self.reply(&mut replies).await? {
+            last = Some(message);
+        }
+        let headers = last.as_ref().and_then(|m| m.headers.as_ref());
+        let header = |name: &str| headers.and_then(|h| h.get(name)).map(|v| v.as_str());
+        let sequence = header("Nats-Sequence")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| self.read_error("cannot locate a message read a moment ago"))?;
+        let subject = header("Nats-Subject").unwrap_or(&self.filter).to_string();
+        Ok((subject, sequence))
+    }
+
+    async fn request(
+        &self,
+        seq: u64,
+        batch: usize,
+        no_hdr: bool,
+    ) -> Result<async_nats::Subscriber, JetStreamError> {
         let request = serde_json::to_vec(&BatchRequest {
-            seq: self.next_sequence,
+            seq,
             next_by_subj: &self.filter,
-            batch: self.batch,
+            batch,
+            no_hdr,
         })
         .map_err(|e| self.read_error(e))?;
         let inbox = self.client.new_inbox();
-        let mut replies = self
+        let replies = self
             .client
             .subscribe(inbox.clone())
             .await
             .map_err(|e| self.read_error(e))?;
         self.client
-            .publish_with_reply(self.api_subject.clone(), inbox, request.into())
+            .publish_with_reply(self.api_subject.clone(), inbox, Bytes::from(request))
             .await
             .map_err(|e| self.read_error(e))?;
+        Ok(replies)
+    }
 
-        let mut page = Vec::new();
-        let mut remaining: Option<u64> = None;
-        loop {
-            let message = tokio::time::timeout(self.timeout, replies.next())
-                .await
-                .map_err(|_| JetStreamError::Timeout {
-                    operation: format!("reading {}", self.filter),
-                    after: self.timeout,
-                })?
-                .ok_or_else(|| self.read_error("the reply subscription closed"))?;
-            if let Some(status) = message.status {
-                match status.as_u16() {
-                    // End of batch.
-                    204 => break,
-                    // Nothing (more) matches the filter.
-                    404 => {
-                        self.done = true;
-                        break;
-                    }
-                    code => {
-                        return Err(JetStreamError::ServerStatus {
-                            subject: self.filter.clone(),
-                            code,
-                            description: message.description.unwrap_or_default(),
-                        });
-                    }
-                }
-            }
-            let headers = message.headers.as_ref();
-            let header = |name: &str| headers.and_then(|h| h.get(name)).map(|v| v.as_str());
-            let stream_sequence = header("Nats-Sequence")
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| self.read_error("a reply has no Nats-Sequence header"))?;
-            remaining = header("Nats-Num-Pending").and_then(|v| v.parse::<u64>().ok());
-            let subject =
-                header("Nats-Subject").map_or_else(|| self.filter.clone(), str::to_string);
-            page.push(RawMessage {
-                subject,
-                stream_sequence,
-                payload: message.payload,
-            });
-        }
-        match page.last() {
-            None => {
-                self.done = true;
-                Ok(None)
-            }
-            Some(last) => {
-                self.next_sequence = last.stream_sequence + 1;
-                if remaining == Some(0) {
-                    self.done = true;
-                }
-                Ok(Some(page))
-            }
+    async fn reply(&self, replies: &mut async_nats::Subscriber) -> Result<Reply, JetStreamError> {
+        let message = tokio::time::timeout(self.timeout, replies.next())
+            .await
+            .map_err(|_| JetStreamError::Timeout {
+                operation: format!("reading {}", self.filter),
+                after: self.timeout,
+            })?
+            .ok_or_else(|| self.read_error("the reply subscription closed"))?;
+        let Some(status) = message.status else {
+            return Ok(Reply::Message(message));
+        };
+        match status.as_u16() {
+            204 => Ok(Reply::EndOfBatch {
+                last_sequence: message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Last-Sequence"))
+                    .and_then(|v| v.as_str().parse().ok()),
+            }),
+            404 => Ok(Reply::NoMessages),
+            code => Err(JetStreamError::ServerStatus {
+                subject: self.filter.clone(),
+                code,
+                description: message.description.unwrap_or_default(),
+            }),
         }
     }
 

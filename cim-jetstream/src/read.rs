@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use cqrs_es::persist::{ReplayStream, SerializedEvent};
 
 use crate::error::JetStreamError;
-use crate::pager::{Pager, RawMessage};
-use crate::record;
+use crate::pager::{Page, Pager};
+use crate::record::{self, Commit};
 use crate::repository::{Head, JetStreamEventRepository};
 
 /// Events buffered between the reader task and a `ReplayStream` consumer.
@@ -48,13 +48,9 @@ impl JetStreamEventRepository {
         let mut events = Vec::new();
         let mut head = None;
         while let Some(page) = pager.next_page().await? {
-            for message in page {
-                let commit =
-                    record::decode(&message.payload, &message.subject, message.stream_sequence)?;
-                head = Some(Head {
-                    aggregate_sequence: commit.last_sequence(),
-                    stream_sequence: message.stream_sequence,
-                });
+            let last_sequence = page.last_sequence;
+            for commit in decode_page(&pager, page).await? {
+                head = Some(commit.last_sequence());
                 for event in commit.into_events() {
                     gaps.accept(&event)?;
                     if event.sequence > after {
@@ -62,9 +58,15 @@ impl JetStreamEventRepository {
                     }
                 }
             }
-        }
-        if let Some(head) = head {
-            self.remember(&subject, head);
+            if let Some(aggregate_sequence) = head {
+                self.remember(
+                    &subject,
+                    Head {
+                        aggregate_sequence,
+                        stream_sequence: last_sequence,
+                    },
+                );
+            }
         }
         Ok(events)
     }
@@ -76,21 +78,27 @@ impl JetStreamEventRepository {
         tokio::spawn(async move {
             let mut gaps = GapCheck::default();
             loop {
-                let page = match pager.next_page().await {
-                    Ok(Some(page)) => page,
+                let commits = match pager.next_page().await {
+                    Ok(Some(page)) => decode_page(&pager, page).await,
                     Ok(None) => return,
-                    Err(err) => {
-                        // The consumer may be gone; nothing else to tell.
-                        let _ = feed.push(Err(err.into())).await;
-                        return;
-                    }
+                    Err(err) => Err(err),
                 };
-                for message in page {
-                    for event in decode_checked(message, &mut gaps) {
-                        let failed = event.is_err();
-                        if feed.push(event.map_err(Into::into)).await.is_err() || failed {
-                            return;
-                        }
+                let events = commits.map(|commits| {
+                    commits
+                        .into_iter()
+                        .flat_map(Commit::into_events)
+                        .map(|event| gaps.accept(&event).map(|()| event))
+                        .collect::<Vec<_>>()
+                });
+                let events = match events {
+                    Ok(events) => events,
+                    Err(err) => vec![Err(err)],
+                };
+                for event in events {
+                    let failed = event.is_err();
+                    // A failed push means the consumer is gone; an error ends the replay.
+                    if feed.push(event.map_err(Into::into)).await.is_err() || failed {
+                        return;
                     }
                 }
             }
@@ -104,31 +112,28 @@ impl JetStreamEventRepository {
             self.inner.client.clone(),
             &config.stream_name,
             filter,
-            1,
             config.read_batch,
             config.operation_timeout,
         )
     }
 }
 
-/// The events of one message, each checked for gaps; an error ends the list.
-fn decode_checked(
-    message: RawMessage,
-    gaps: &mut GapCheck,
-) -> Vec<Result<SerializedEvent, JetStreamError>> {
-    let commit = match record::decode(&message.payload, &message.subject, message.stream_sequence) {
-        Ok(commit) => commit,
-        Err(err) => return vec![Err(err)],
-    };
-    let mut out = Vec::with_capacity(commit.events.len());
-    for event in commit.into_events() {
-        match gaps.accept(&event) {
-            Ok(()) => out.push(Ok(event)),
-            Err(err) => {
-                out.push(Err(err));
-                break;
+/// Decodes a page; a corrupt message is located so the error names its subject and sequence.
+async fn decode_page(pager: &Pager, page: Page) -> Result<Vec<Commit>, JetStreamError> {
+    let mut commits = Vec::with_capacity(page.payloads.len());
+    for (index, payload) in page.payloads.iter().enumerate() {
+        match record::decode(payload, pager.filter(), 0) {
+            Ok(commit) => commits.push(commit),
+            Err(JetStreamError::Decode { source, .. }) => {
+                let (subject, stream_sequence) = pager.locate(page.from_sequence, index).await?;
+                return Err(JetStreamError::Decode {
+                    subject,
+                    stream_sequence,
+                    source,
+                });
             }
+            Err(other) => return Err(other),
         }
     }
-    out
+    Ok(commits)
 }
