@@ -100,9 +100,14 @@ pub enum Binding {
 pub struct AttrSet {
     rec: bool,
     bindings: Vec<Binding>,
-    /// Name → binding position, for `Attr` keys and inherited names.
+    /// Name → binding position, for `Attr` keys and inherited names. Built only once the set
+    /// has [`INDEX_FROM`] bindings: small sets (most of them) are scanned, which is faster than
+    /// hashing and keeps building 10,000-service modules cheap.
     index: HashMap<String, usize>,
 }
+
+/// Binding count from which lookups go through the hash index.
+const INDEX_FROM: usize = 16;
 
 impl PartialEq for AttrSet {
     fn eq(&self, other: &Self) -> bool {
@@ -197,7 +202,7 @@ impl AttrSet {
 
     /// The value bound to one key (not inherited names).
     pub fn get(&self, key: &str) -> Option<&Expr> {
-        match self.bindings.get(*self.index.get(key)?) {
+        match self.bindings.get(self.position(key)?) {
             Some(Binding::Attr { value, .. }) => Some(value),
             _ => None,
         }
@@ -230,7 +235,7 @@ impl AttrSet {
     }
 
     fn insert_key(&mut self, key: String, value: Expr) {
-        match self.index.get(&key).copied() {
+        match self.position(&key) {
             Some(pos) => match &mut self.bindings[pos] {
                 Binding::Attr {
                     value: existing, ..
@@ -250,8 +255,13 @@ impl AttrSet {
     }
 
     fn push_attr(&mut self, key: String, value: Expr) {
-        self.index.insert(key.clone(), self.bindings.len());
+        if self.bindings.len() >= INDEX_FROM {
+            self.index.insert(key.clone(), self.bindings.len());
+        }
         self.bindings.push(Binding::Attr { key, value });
+        if self.bindings.len() == INDEX_FROM {
+            self.rebuild_index();
+        }
     }
 
     fn push_inherit(&mut self, from: Option<Expr>, mut names: Vec<Ident>) {
@@ -259,7 +269,7 @@ impl AttrSet {
         names.retain(|n| seen.insert(n.clone()));
         let mut replaced_attrs = Vec::new();
         for name in &names {
-            if let Some(pos) = self.index.get(name.as_str()).copied() {
+            if let Some(pos) = self.position(name.as_str()) {
                 match &mut self.bindings[pos] {
                     Binding::Inherit { names: old, .. } => old.retain(|n| n != name),
                     Binding::Attr { .. } => replaced_attrs.push(pos),
@@ -274,15 +284,26 @@ impl AttrSet {
             });
             self.rebuild_index();
         }
-        let pos = self.bindings.len();
-        for name in &names {
-            self.index.insert(name.as_str().to_owned(), pos);
-        }
         self.bindings.push(Binding::Inherit { from, names });
+        self.rebuild_index();
+    }
+
+    /// Where `name` is bound (as a key or an inherited name).
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.bindings.len() >= INDEX_FROM {
+            return self.index.get(name).copied();
+        }
+        self.bindings.iter().position(|b| match b {
+            Binding::Attr { key, .. } => key == name,
+            Binding::Inherit { names, .. } => names.iter().any(|n| n.as_str() == name),
+        })
     }
 
     fn rebuild_index(&mut self) {
         self.index.clear();
+        if self.bindings.len() < INDEX_FROM {
+            return;
+        }
         for (pos, binding) in self.bindings.iter().enumerate() {
             match binding {
                 Binding::Attr { key, .. } => {

@@ -227,3 +227,25 @@ fn sorted_output_orders_keys_at_every_level() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn large_sets_find_existing_keys_and_inherits() -> TestResult {
+    let mut set = AttrSet::new();
+    for i in 0..40 {
+        set.insert(format!("k{i}"), i);
+    }
+    set.insert("k3", "replaced");
+    set.inherit([Ident::new("k7")?]);
+    set.insert(["k39", "deep"], 1);
+    assert_eq!(
+        set.len(),
+        40,
+        "k7 moved into the inherit; no key was duplicated"
+    );
+    assert_eq!(set.get("k3"), Some(&Expr::from("replaced")));
+    assert_eq!(set.get("k7"), None);
+    assert_eq!(set.get_path(["k39", "deep"]), Some(&Expr::from(1)));
+    let text = show(&set.into())?;
+    assert_eq!(text.matches("k7").count(), 1);
+    Ok(())
+}
