@@ -7,8 +7,14 @@
 //!   holding all its events, so it is atomic; it is published with
 //!   `Nats-Expected-Last-Subject-Sequence`, so a stale writer gets
 //!   `PersistenceError::OptimisticLockError` from the server, and with a `Nats-Msg-Id` of
-//!   aggregate type, id and first sequence, so a publish retried after a lost ack is stored once.
-//! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits.
+//!   aggregate type, id and first sequence. nats-server checks the expected sequence before it
+//!   de-duplicates, so a commit retried after a lost ack comes back as a conflict; the writer then
+//!   compares the subject's last stored commit with its own bytes and reports success when they
+//!   match. Either way a retried commit is stored once.
+//! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a
+//!   replicated stream any replica may answer, so a load can briefly lag the leader; a command
+//!   built on such a load fails with a conflict (the write path asks the leader), never with a
+//!   lost update.
 //! - Snapshots live in a KV bucket, written with compare-and-set. cqrs-es 0.5.0 builds the
 //!   snapshot it hands to `persist` by applying the new events a second time (`EventSink::write`
 //!   has already applied them), so this crate ignores that payload and rebuilds the snapshot from
