@@ -43,6 +43,8 @@ impl FlakeInput {
 pub struct Flake {
     description: String,
     inputs: Vec<(String, FlakeInput)>,
+    /// `{ self, <inputs>, ... }`, grown as inputs are added.
+    arguments: SetPattern,
     outputs: AttrSet,
     let_bindings: AttrSet,
 }
@@ -50,9 +52,13 @@ pub struct Flake {
 impl Flake {
     /// An empty flake.
     pub fn new(description: impl Into<String>) -> Self {
+        let arguments = SetPattern::default().ellipsis();
+        // `self` is a valid identifier and the first field, so this cannot fail.
+        let arguments = arguments.clone().field("self").unwrap_or(arguments);
         Self {
             description: description.into(),
             inputs: Vec::new(),
+            arguments,
             outputs: AttrSet::new(),
             let_bindings: AttrSet::new(),
         }
@@ -63,7 +69,6 @@ impl Flake {
     /// # Errors
     /// [`NixError::InvalidIdentifier`] when `name` cannot be an argument of `outputs`.
     pub fn input(&mut self, name: &str, input: FlakeInput) -> Result<&mut Self, NixError> {
-        ident(name)?;
         if name == "self" {
             return Err(NixError::InvalidIdentifier {
                 name: name.to_owned(),
@@ -72,7 +77,10 @@ impl Flake {
         }
         match self.inputs.iter_mut().find(|(n, _)| n == name) {
             Some((_, existing)) => *existing = input,
-            None => self.inputs.push((name.to_owned(), input)),
+            None => {
+                self.arguments = self.arguments.clone().field(name)?;
+                self.inputs.push((name.to_owned(), input));
+            }
         }
         Ok(self)
     }
@@ -142,20 +150,13 @@ impl Flake {
             }
             top.insert(["inputs", name.as_str()], entry);
         }
-        let mut pattern = SetPattern::default();
-        // `self` and every input name were validated as identifiers and are distinct.
-        for name in std::iter::once("self").chain(self.inputs.iter().map(|(n, _)| n.as_str())) {
-            if let Ok(next) = pattern.clone().field(name) {
-                pattern = next;
-            }
-        }
         let body = Expr::AttrSet(self.outputs.clone());
         let body = if self.let_bindings.is_empty() {
             body
         } else {
             crate::expr::let_in(self.let_bindings.clone(), body)
         };
-        top.insert("outputs", lambda(pattern.ellipsis(), body));
+        top.insert("outputs", lambda(self.arguments.clone(), body));
         Expr::AttrSet(top)
     }
 

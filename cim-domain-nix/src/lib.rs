@@ -75,6 +75,37 @@
 //! - code: [`Expr::select`], [`Expr::select_or`], [`Expr::apply`], [`Expr::call`], [`lambda`]
 //!   with [`Pattern`] / [`SetPattern`], [`let_in`], [`with`], [`if_then_else`], [`import`],
 //!   [`Expr::update`] (`//`), [`Expr::concat`] (`++`), [`Expr::binop`].
+//!
+//! # NixOS and flake builders
+//!
+//! [`NixosModule`] collects options and typed parts: [`SystemdService`] (hardened by default:
+//! `NoNewPrivileges`, `ProtectSystem = "strict"`, `ProtectHome`, `PrivateTmp`, plus
+//! [`ResourceLimits`]), [`FirewallPorts`], [`NixosContainer`] (`containers.<name>` with a
+//! validated [`ContainerName`]) and [`NatsServer`] (`services.nats`, with cluster, leaf-node and
+//! monitoring settings under `settings`). [`Flake`] writes `flake.nix` with inputs and
+//! `nixosConfigurations` / `nixosModules` / `packages` / `devShells` outputs.
+//!
+//! # Validation
+//!
+//! [`check_syntax_named`] parses text with rnix in process and reports file, line and column.
+//! [`NixTool`] runs `nix-instantiate --parse` (which also catches undefined variables and
+//! duplicate attributes) and `--eval --strict --json`:
+//!
+//! ```
+//! use cim_domain_nix::{NixosModule, NixTool, check_syntax_named};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut module = NixosModule::new();
+//! module.set(["services", "openssh", "enable"], true);
+//! let text = module.render();
+//! check_syntax_named("hosts/a.nix", &text)?;
+//! if let Some(nix) = NixTool::from_path() {
+//!     nix.parse("hosts/a.nix", &text)?;
+//!     assert_eq!(nix.eval_json("sum.nix", "1 + 2")?, serde_json::json!(3));
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod attrs;
 mod check;
