@@ -23,58 +23,74 @@ pub enum Decision {
     Reject(RejectionReason),
 }
 
-/// Case-insensitive (ASCII) substring test against an already lower-cased haystack.
-fn contains_ignore_case(haystack_lower: &str, needle: &str) -> bool {
-    let needle = needle.as_bytes();
-    needle.is_empty()
-        || haystack_lower
-            .as_bytes()
-            .windows(needle.len())
-            .any(|window| {
-                window
-                    .iter()
-                    .zip(needle)
-                    .all(|(h, n)| *h == n.to_ascii_lowercase())
-            })
+/// A request's static requirements, with the model allow/deny lists already judged for every
+/// distinct model in the pool, so checking a GPU never touches strings.
+pub(crate) struct Wants<'a> {
+    requirements: &'a GpuRequirements,
+    /// Per entry of [`GpuPool::models`]: the list requirement that model fails, if any. Empty
+    /// when the request has no lists.
+    model_verdicts: Vec<Option<Requirement>>,
 }
 
-/// The first static requirement `device` misses, if any.
-pub(crate) fn static_failure(device: &DeviceSlot, wants: &GpuRequirements) -> Option<Requirement> {
-    if let Some(pinned) = &wants.pinned_uuid
-        && *pinned != device.view.uuid
-    {
-        return Some(Requirement::PinnedUuid);
+impl<'a> Wants<'a> {
+    pub(crate) fn new(requirements: &'a GpuRequirements, models: &[String]) -> Self {
+        let lists = !requirements.allow_models.is_empty() || !requirements.deny_models.is_empty();
+        let model_verdicts = if lists {
+            let lower = |patterns: &[String]| -> Vec<String> {
+                patterns.iter().map(|p| p.to_ascii_lowercase()).collect()
+            };
+            let (allow, deny) = (
+                lower(&requirements.allow_models),
+                lower(&requirements.deny_models),
+            );
+            models
+                .iter()
+                .map(|model| {
+                    if !allow.is_empty() && !allow.iter().any(|p| model.contains(p.as_str())) {
+                        Some(Requirement::AllowedModel)
+                    } else if deny.iter().any(|p| model.contains(p.as_str())) {
+                        Some(Requirement::DeniedModel)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            requirements,
+            model_verdicts,
+        }
     }
-    if !device.healthy {
-        return Some(Requirement::Healthy);
+
+    /// The first static requirement `device` misses, if any.
+    pub(crate) fn failure(&self, device: &DeviceSlot) -> Option<Requirement> {
+        let wants = self.requirements;
+        if let Some(pinned) = &wants.pinned_uuid
+            && *pinned != device.view.uuid
+        {
+            return Some(Requirement::PinnedUuid);
+        }
+        if !device.healthy {
+            return Some(Requirement::Healthy);
+        }
+        if let Some(&Some(verdict)) = self.model_verdicts.get(device.model as usize) {
+            return Some(verdict);
+        }
+        if device.view.memory_bytes < wants.min_vram_bytes {
+            return Some(Requirement::MinVram);
+        }
+        if let Some(min) = wants.min_compute_capability
+            && device.view.compute_capability.is_none_or(|cc| cc < min)
+        {
+            return Some(Requirement::ComputeCapability);
+        }
+        if wants.tensor_cores && !device.view.tensor_cores {
+            return Some(Requirement::TensorCores);
+        }
+        None
     }
-    if !wants.allow_models.is_empty()
-        && !wants
-            .allow_models
-            .iter()
-            .any(|pattern| contains_ignore_case(&device.model_lower, pattern))
-    {
-        return Some(Requirement::AllowedModel);
-    }
-    if wants
-        .deny_models
-        .iter()
-        .any(|pattern| contains_ignore_case(&device.model_lower, pattern))
-    {
-        return Some(Requirement::DeniedModel);
-    }
-    if device.view.memory_bytes < wants.min_vram_bytes {
-        return Some(Requirement::MinVram);
-    }
-    if let Some(min) = wants.min_compute_capability
-        && device.view.compute_capability.is_none_or(|cc| cc < min)
-    {
-        return Some(Requirement::ComputeCapability);
-    }
-    if wants.tensor_cores && !device.view.tensor_cores {
-        return Some(Requirement::TensorCores);
-    }
-    None
 }
 
 /// The first capacity requirement `device` misses, if any.
@@ -108,22 +124,30 @@ impl GpuPool {
             return Err(PoolError::ZeroBytes { id });
         }
         let max_agents = config.max_agents_per_gpu as usize;
+        let wants = Wants::new(&request.requirements, &self.models);
         let placed = match &request.requirements.pinned_uuid {
             Some(uuid) => self.by_uuid.get(uuid).copied().filter(|&slot| {
                 self.slots.get(slot as usize).is_some_and(|device| {
-                    static_failure(device, &request.requirements).is_none()
+                    wants.failure(device).is_none()
                         && capacity_failure(device, request.memory, max_agents).is_none()
                 })
             }),
-            None => self.search_index(request, config.policy),
+            None => self.search_index(request, &wants, config.policy),
         };
         if let Some(slot) = placed {
             return Ok(self.place(slot, request.memory, Vec::new()));
         }
-        if let Some((slot, victims)) = self.preemption(request, max_agents) {
+        // The slow path looks at every GPU once; both preemption and the rejection reason
+        // reuse that look.
+        let failures: Vec<Option<Requirement>> = self
+            .slots
+            .iter()
+            .map(|device| wants.failure(device))
+            .collect();
+        if let Some((slot, victims)) = self.preemption(request, &failures, max_agents) {
             return Ok(self.place(slot, request.memory, victims));
         }
-        Ok(self.reject(request, max_agents))
+        Ok(self.reject(request, &failures, max_agents))
     }
 
     fn place(&self, slot: Slot, memory: MemoryRequest, preempt: Vec<AllocationId>) -> Decision {
@@ -146,7 +170,12 @@ impl GpuPool {
 
     /// Walks the capacity index from the tightest fit (binpack) or the loosest (spread); every
     /// entry already has the capacity, so only static requirements are checked per GPU.
-    fn search_index(&self, request: &AllocationRequest, policy: PlacementPolicy) -> Option<Slot> {
+    fn search_index(
+        &self,
+        request: &AllocationRequest,
+        wants: &Wants<'_>,
+        policy: PlacementPolicy,
+    ) -> Option<Slot> {
         let (index, floor) = match request.memory {
             MemoryRequest::WholeGpu => (&self.empty_by_capacity, 1),
             MemoryRequest::Bytes { bytes } => (&self.open_by_free, bytes),
@@ -154,7 +183,7 @@ impl GpuPool {
         let qualifies = |&&(_, slot): &&(u64, Slot)| {
             self.slots
                 .get(slot as usize)
-                .is_some_and(|device| static_failure(device, &request.requirements).is_none())
+                .is_some_and(|device| wants.failure(device).is_none())
         };
         let mut fits = index.range((floor, 0)..);
         match policy {
@@ -170,78 +199,83 @@ impl GpuPool {
     fn preemption(
         &self,
         request: &AllocationRequest,
+        failures: &[Option<Requirement>],
         max_agents: usize,
     ) -> Option<(Slot, Vec<AllocationId>)> {
-        let mut best: Option<((usize, u32, Slot), Vec<AllocationId>)> = None;
-        for (slot, device) in (0..).zip(&self.slots) {
-            if static_failure(device, &request.requirements).is_some() {
+        // (victims, their summed priority, slot): smaller is better.
+        let mut best: Option<(usize, u32, Slot)> = None;
+        for ((slot, device), failure) in (0..).zip(&self.slots).zip(failures) {
+            if failure.is_some() {
                 continue;
             }
-            let Some(&(lowest, _)) = device.tenants.keys().next() else {
-                continue;
-            };
-            if lowest >= request.priority {
-                continue;
-            }
-            let mut free = device.free();
-            let mut tenants = device.tenants.len();
-            let mut victims = Vec::new();
-            let mut victim_priority = 0u32;
             let room = |free: u64, tenants: usize| match request.memory {
                 MemoryRequest::WholeGpu => tenants == 0 && device.allocatable > 0,
                 MemoryRequest::Bytes { bytes } => free >= bytes && tenants < max_agents,
             };
-            for (&(priority, _), id) in &device.tenants {
-                if room(free, tenants) || priority >= request.priority {
+            let (mut free, mut tenants) = (device.free(), device.tenants.len());
+            let (mut victims, mut victim_priority) = (0usize, 0u32);
+            for (&(priority, _), &(_, bytes)) in &device.tenants {
+                let over_budget = best.is_some_and(|(count, ..)| victims >= count);
+                if room(free, tenants) || priority >= request.priority || over_budget {
                     break;
                 }
-                let bytes = self
-                    .allocations
-                    .get(id)
-                    .map_or(0, |live| live.allocation.bytes);
-                free = free.saturating_add(bytes);
-                tenants -= 1;
+                victims += 1;
                 victim_priority += u32::from(priority.0);
-                victims.push(*id);
+                tenants -= 1;
+                free = free.saturating_add(bytes);
             }
             if !room(free, tenants) {
                 continue;
             }
-            let key = (victims.len(), victim_priority, slot);
-            if best.as_ref().is_none_or(|(best_key, _)| key < *best_key) {
-                best = Some((key, victims));
+            let key = (victims, victim_priority, slot);
+            if best.is_none_or(|best| key < best) {
+                best = Some(key);
             }
         }
-        best.map(|((_, _, slot), victims)| (slot, victims))
+        let (count, _, slot) = best?;
+        let device = self.slots.get(slot as usize)?;
+        let victims = device
+            .tenants
+            .values()
+            .take(count)
+            .map(|&(id, _)| id)
+            .collect();
+        Some((slot, victims))
     }
 
     /// Explains a refusal: each GPU's first unmet requirement, and the furthest one reached.
     /// (If a GPU turns out to meet everything, the indexes were stale; it is placed there.)
-    fn reject(&self, request: &AllocationRequest, max_agents: usize) -> Decision {
-        let mut counts = std::collections::BTreeMap::<Requirement, u32>::new();
-        for (slot, device) in (0..).zip(&self.slots) {
-            let failure = static_failure(device, &request.requirements)
-                .or_else(|| capacity_failure(device, request.memory, max_agents));
+    fn reject(
+        &self,
+        request: &AllocationRequest,
+        failures: &[Option<Requirement>],
+        max_agents: usize,
+    ) -> Decision {
+        let mut counts = [0u32; Requirement::ALL.len()];
+        for ((slot, device), failure) in (0..).zip(&self.slots).zip(failures) {
+            let failure = failure.or_else(|| capacity_failure(device, request.memory, max_agents));
             let Some(failure) = failure else {
                 debug_assert!(false, "the capacity index missed GPU slot {slot}");
                 return self.place(slot, request.memory, Vec::new());
             };
-            *counts.entry(failure).or_default() += 1;
+            // `ALL` lists every variant in declaration order, so the discriminant is the index.
+            counts[failure as usize] += 1;
         }
+        let blocked: Vec<BlockedCount> = Requirement::ALL
+            .into_iter()
+            .zip(counts)
+            .filter(|&(_, devices)| devices > 0)
+            .map(|(requirement, devices)| BlockedCount {
+                requirement,
+                devices,
+            })
+            .collect();
         Decision::Reject(RejectionReason {
-            failed: counts
-                .keys()
-                .next_back()
-                .copied()
-                .unwrap_or(Requirement::AnyDevice),
+            failed: blocked
+                .last()
+                .map_or(Requirement::AnyDevice, |furthest| furthest.requirement),
             devices_considered: u32::try_from(self.slots.len()).unwrap_or(u32::MAX),
-            blocked: counts
-                .into_iter()
-                .map(|(requirement, devices)| BlockedCount {
-                    requirement,
-                    devices,
-                })
-                .collect(),
+            blocked,
         })
     }
 }

@@ -26,13 +26,15 @@ pub(crate) type TenantKey = (Priority, Reverse<u64>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeviceSlot {
     pub(crate) view: GpuView,
-    /// Lower-cased model name, so allow/deny matching allocates nothing.
-    pub(crate) model_lower: String,
+    /// Index of the lower-cased model name in [`GpuPool::models`]: allow/deny lists are matched
+    /// once per distinct model per decision, not once per GPU.
+    pub(crate) model: u32,
     pub(crate) allocatable: u64,
     pub(crate) used: u64,
     pub(crate) healthy: bool,
     pub(crate) unhealthy_reason: Option<String>,
-    pub(crate) tenants: BTreeMap<TenantKey, AllocationId>,
+    /// Live allocations in victim order, with their bytes so preemption needs no lookups.
+    pub(crate) tenants: BTreeMap<TenantKey, (AllocationId, u64)>,
 }
 
 impl DeviceSlot {
@@ -57,6 +59,8 @@ pub(crate) struct LiveAllocation {
 pub struct GpuPool {
     pub(crate) config: Option<PoolConfig>,
     pub(crate) slots: Vec<DeviceSlot>,
+    /// Distinct lower-cased model names, in order of first registration.
+    pub(crate) models: Vec<String>,
     pub(crate) by_uuid: HashMap<GpuUuid, Slot>,
     pub(crate) allocations: HashMap<AllocationId, LiveAllocation>,
     pub(crate) open_by_free: BTreeSet<(u64, Slot)>,
@@ -166,9 +170,17 @@ impl GpuPool {
         let Ok(slot) = Slot::try_from(self.slots.len()) else {
             return;
         };
+        let model_lower = view.model.to_ascii_lowercase();
+        let model = match self.models.iter().position(|known| *known == model_lower) {
+            Some(position) => position,
+            None => {
+                self.models.push(model_lower);
+                self.models.len() - 1
+            }
+        };
         self.by_uuid.insert(view.uuid.clone(), slot);
         self.slots.push(DeviceSlot {
-            model_lower: view.model.to_ascii_lowercase(),
+            model: u32::try_from(model).unwrap_or(u32::MAX),
             allocatable: config.allocatable_bytes(view.memory_bytes),
             used: 0,
             healthy,
@@ -187,7 +199,7 @@ impl GpuPool {
         let (id, bytes) = (allocation.id, allocation.bytes);
         self.change(slot, |device| {
             device.used = device.used.saturating_add(bytes);
-            device.tenants.insert(key, id);
+            device.tenants.insert(key, (id, bytes));
         });
         self.allocations.insert(
             id,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// then capacity. A GPU "fails at" the first one it does not meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[repr(u8)]
 pub enum Requirement {
     /// The pool must hold at least one GPU.
     AnyDevice,
@@ -31,6 +32,23 @@ pub enum Requirement {
     ExclusiveAccess,
     /// The GPU must have enough unallocated memory.
     FreeMemory,
+}
+
+impl Requirement {
+    /// Every requirement, in checking order.
+    pub const ALL: [Self; 11] = [
+        Self::AnyDevice,
+        Self::PinnedUuid,
+        Self::Healthy,
+        Self::AllowedModel,
+        Self::DeniedModel,
+        Self::MinVram,
+        Self::ComputeCapability,
+        Self::TensorCores,
+        Self::AgentLimit,
+        Self::ExclusiveAccess,
+        Self::FreeMemory,
+    ];
 }
 
 impl fmt::Display for Requirement {
@@ -84,5 +102,18 @@ impl fmt::Display for RejectionReason {
             write!(f, "; {} failed '{}'", blocked.devices, blocked.requirement)?;
         }
         f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Requirement;
+
+    #[test]
+    fn all_lists_every_requirement_at_its_discriminant() {
+        for (index, requirement) in Requirement::ALL.into_iter().enumerate() {
+            assert_eq!(requirement as usize, index, "{requirement:?}");
+        }
+        assert!(Requirement::ALL.is_sorted());
     }
 }
