@@ -1,10 +1,9 @@
 //! The deployment graph: named, typed nodes joined by typed edges, on a petgraph `StableGraph`.
 
-use std::collections::HashMap;
-
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::document::GraphDocument;
@@ -59,7 +58,7 @@ pub enum GraphError {
 #[serde(into = "GraphDocument", try_from = "GraphDocument")]
 pub struct DeploymentGraph {
     graph: StableDiGraph<DeploymentNode, DeploymentEdgeType>,
-    index: HashMap<String, NodeIndex>,
+    index: FxHashMap<String, NodeIndex>,
 }
 
 /// One edge of a graph, borrowed.

@@ -1,6 +1,6 @@
 //! What a node translator may ask about the graph, precomputed once per translation.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::graph::DeploymentGraph;
 use crate::node::{DeploymentNode, DeploymentNodeType};
@@ -11,15 +11,16 @@ use crate::translate::{NodeTranslatorRegistry, TranslationError};
 pub struct TranslationContext<'g> {
     graph: &'g DeploymentGraph,
     registry: &'g NodeTranslatorRegistry,
-    host_of: HashMap<&'g str, &'g DeploymentNode>,
-    nodes_on: HashMap<&'g str, Vec<&'g DeploymentNode>>,
+    host_of: FxHashMap<&'g str, &'g DeploymentNode>,
+    nodes_on: FxHashMap<&'g str, Vec<&'g DeploymentNode>>,
 }
 
 impl<'g> TranslationContext<'g> {
     /// Indexes a validated graph.
     pub fn new(graph: &'g DeploymentGraph, registry: &'g NodeTranslatorRegistry) -> Self {
-        let mut host_of = HashMap::with_capacity(graph.node_count());
-        let mut nodes_on: HashMap<&str, Vec<&DeploymentNode>> = HashMap::new();
+        let mut host_of = FxHashMap::default();
+        host_of.reserve(graph.node_count());
+        let mut nodes_on: FxHashMap<&str, Vec<&DeploymentNode>> = FxHashMap::default();
         for view in graph.edges() {
             if *view.edge == crate::DeploymentEdgeType::RunsOn {
                 host_of.insert(view.from.name.as_str(), view.to);

@@ -66,13 +66,11 @@ fn apply_edge(
             if let (Some(unit), Some(target)) =
                 (context.systemd_unit(from), context.systemd_unit(to))
             {
-                let host = modules.get_mut(context.host_name(from)?)?;
                 let target = format!("{target}.service");
-                host.append(
-                    ["systemd", "services", unit.as_str(), "after"],
-                    target.as_str(),
-                );
-                host.append(["systemd", "services", unit.as_str(), "requires"], target);
+                modules
+                    .get_mut(context.host_name(from)?)?
+                    .order_after(&unit, &target)
+                    .require(&unit, &target);
             }
         }
         DeploymentEdgeType::ConnectsTo { .. }
@@ -89,16 +87,9 @@ fn apply_edge(
             if let (Some(unit), DeploymentNodeType::Storage(storage)) =
                 (context.systemd_unit(from), &to.node_type)
             {
-                modules.get_mut(context.host_name(from)?)?.append(
-                    [
-                        "systemd",
-                        "services",
-                        unit.as_str(),
-                        "unitConfig",
-                        "RequiresMountsFor",
-                    ],
-                    storage.mount_point.as_str(),
-                );
+                modules
+                    .get_mut(context.host_name(from)?)?
+                    .require_mounts_for(&unit, &storage.mount_point);
             }
         }
         _ => {}

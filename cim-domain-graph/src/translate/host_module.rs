@@ -1,8 +1,9 @@
 //! The NixOS module of one host, as translators contribute to it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use cim_domain_nix::{AttrPath, AttrSet, Expr, list};
+use rustc_hash::FxHashMap;
 
 use crate::translate::TranslationError;
 
@@ -18,6 +19,7 @@ pub struct HostModule {
     host: String,
     config: AttrSet,
     lists: BTreeMap<AttrPath, Vec<Expr>>,
+    units: BTreeMap<String, UnitLinks>,
     tcp_ports: BTreeSet<u16>,
     shared_modules: BTreeMap<String, Expr>,
     inputs: BTreeMap<String, String>,
@@ -30,6 +32,7 @@ impl HostModule {
             host: host.into(),
             config: AttrSet::new(),
             lists: BTreeMap::new(),
+            units: BTreeMap::new(),
             tcp_ports: BTreeSet::new(),
             shared_modules: BTreeMap::new(),
             inputs: BTreeMap::new(),
@@ -55,6 +58,29 @@ impl HostModule {
             items.push(item);
         }
         self
+    }
+
+    /// Starts the systemd service `unit` after `dependency` (a full unit name such as
+    /// `network.target` or `postgresql.service`).
+    pub fn order_after(&mut self, unit: &str, dependency: &str) -> &mut Self {
+        push_new(&mut self.links(unit).after, dependency);
+        self
+    }
+
+    /// Makes the systemd service `unit` require `dependency` (a full unit name).
+    pub fn require(&mut self, unit: &str, dependency: &str) -> &mut Self {
+        push_new(&mut self.links(unit).requires, dependency);
+        self
+    }
+
+    /// Makes the systemd service `unit` wait for the mount at `path`.
+    pub fn require_mounts_for(&mut self, unit: &str, path: &str) -> &mut Self {
+        push_new(&mut self.links(unit).mounts, path);
+        self
+    }
+
+    fn links(&mut self, unit: &str) -> &mut UnitLinks {
+        self.units.entry(unit.to_owned()).or_default()
     }
 
     /// Opens a TCP port in the host's firewall.
@@ -105,9 +131,29 @@ impl HostModule {
         &self.inputs
     }
 
-    /// The module's attribute set: the options, then the lists in path order, then the firewall.
+    /// The units `unit` is ordered after so far.
+    pub fn after(&self, unit: &str) -> &[String] {
+        self.units
+            .get(unit)
+            .map_or(&[], |links| links.after.as_slice())
+    }
+
+    /// The module's attribute set: the options, then the unit links and lists in name order,
+    /// then the firewall.
     pub(crate) fn into_attrs(self) -> AttrSet {
         let mut config = self.config;
+        for (unit, links) in self.units {
+            let mut set = AttrSet::new();
+            for (key, items) in [("after", links.after), ("requires", links.requires)] {
+                if !items.is_empty() {
+                    set.insert(key, list(items));
+                }
+            }
+            if !links.mounts.is_empty() {
+                set.insert(["unitConfig", "RequiresMountsFor"], list(links.mounts));
+            }
+            config.insert(["systemd", "services", unit.as_str()], Expr::AttrSet(set));
+        }
         for (path, items) in self.lists {
             config.insert(path, list(items));
         }
@@ -121,10 +167,24 @@ impl HostModule {
     }
 }
 
+/// What one systemd service is ordered after, requires and waits to be mounted.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct UnitLinks {
+    after: Vec<String>,
+    requires: Vec<String>,
+    mounts: Vec<String>,
+}
+
+fn push_new(items: &mut Vec<String>, item: &str) {
+    if !items.iter().any(|existing| existing == item) {
+        items.push(item.to_owned());
+    }
+}
+
 /// The modules of every host of a graph, found by host name.
 #[derive(Debug, Clone, Default)]
 pub struct HostModules {
-    modules: HashMap<String, HostModule>,
+    modules: FxHashMap<String, HostModule>,
 }
 
 impl HostModules {

@@ -1,6 +1,6 @@
 //! Dependency cycles among `depends_on` edges, each reported with its path.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::edge::DeploymentEdgeType;
 use crate::graph::DeploymentGraph;
@@ -18,7 +18,7 @@ enum Mark {
 /// `SelfLoop` by the edge checks, not here.
 pub(super) fn check(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
     let names: Vec<&str> = graph.nodes().map(|n| n.name.as_str()).collect();
-    let position: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let position: FxHashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut successors: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
     for view in graph.edges() {
         if *view.edge != DeploymentEdgeType::DependsOn || view.from.name == view.to.name {

@@ -7,7 +7,9 @@ mod cycles;
 mod error;
 mod fields;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 pub use error::{ValidationError, ValidationErrors};
 
@@ -129,7 +131,7 @@ struct HostTally<'a> {
 }
 
 fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
-    let mut tallies: HashMap<&str, HostTally<'_>> = HashMap::new();
+    let mut tallies: FxHashMap<&str, HostTally<'_>> = FxHashMap::default();
     for node in graph.nodes().filter(|n| !n.node_type.is_host()) {
         let hosts: Vec<&DeploymentNode> = graph
             .hosts_of(&node.name)

@@ -46,7 +46,7 @@ impl NodeTranslator for ServiceTranslator {
             ]),
         );
         module.set(["systemd", "services", name], Expr::AttrSet(unit));
-        module.append(["systemd", "services", name, "after"], "network.target");
+        module.order_after(name, "network.target");
         limit_resources(module, name, spec.resources);
         Ok(())
     }
