@@ -21,6 +21,9 @@ fn fleet(total_nodes: usize) -> Result<DeploymentGraph, GraphError> {
     let mut graph = DeploymentGraph::new();
     let mut added = 0;
     for h in 0..hosts {
+        if added >= total_nodes {
+            break;
+        }
         let host = format!("host-{h}");
         let spec = HostSpec {
             addresses: vec![format!("10.{}.{}.{}", h / 65536, (h / 256) % 256, h % 256)],
@@ -52,7 +55,8 @@ fn fleet(total_nodes: usize) -> Result<DeploymentGraph, GraphError> {
             )?;
         }
         added += 2;
-        if h > 0 {
+        let upstream = format!("svc-{}-0", h.saturating_sub(1));
+        if h > 0 && graph.contains(&upstream) {
             let lb = format!("lb-{h}");
             let spec = LoadBalancerSpec::default();
             place(&mut graph, &lb, DeploymentNodeType::LoadBalancer(spec))?;
