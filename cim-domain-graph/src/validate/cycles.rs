@@ -17,7 +17,10 @@ enum Mark {
 /// that keeps the graph from being ordered is named at least once. Self-loops are reported as
 /// `SelfLoop` by the edge checks, not here.
 pub(super) fn check(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
-    let names: Vec<&str> = graph.nodes().map(|n| n.name.as_str()).collect();
+    // Names and successors are sorted so the cycles found depend on the graph only, not on
+    // the order it was built in.
+    let mut names: Vec<&str> = graph.nodes().map(|n| n.name.as_str()).collect();
+    names.sort_unstable();
     let position: FxHashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut successors: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
     for view in graph.edges() {
@@ -30,6 +33,9 @@ pub(super) fn check(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>
         ) {
             successors[a].push(b);
         }
+    }
+    for list in &mut successors {
+        list.sort_unstable();
     }
     let mut marks = vec![Mark::Unvisited; names.len()];
     // The explicit stack holds (node, next successor to try), so deep chains cannot overflow.
