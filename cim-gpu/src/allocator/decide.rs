@@ -205,7 +205,12 @@ impl GpuPool {
         // (victims, their summed priority, slot): smaller is better.
         let mut best: Option<(usize, u32, Slot)> = None;
         for ((slot, device), failure) in (0..).zip(&self.slots).zip(failures) {
-            if failure.is_some() {
+            // A GPU too small even when emptied is not worth walking.
+            let fits_empty = match request.memory {
+                MemoryRequest::WholeGpu => device.allocatable > 0,
+                MemoryRequest::Bytes { bytes } => device.allocatable >= bytes,
+            };
+            if failure.is_some() || !fits_empty {
                 continue;
             }
             let room = |free: u64, tenants: usize| match request.memory {
