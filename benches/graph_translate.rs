@@ -1,7 +1,7 @@
 //! Criterion bench: validate + translate + render deployment graphs of 100, 1,000 and 10,000
 //! nodes (hosts included), to show the cost grows linearly.
 //!
-//! The graphs are a fleet of hosts with ten nodes each: services in dependency chains, a
+//! The graphs are a fleet of hosts with ten services each in dependency chains, a
 //! PostgreSQL per host that the services depend on, a NATS server per host clustered with its
 //! neighbours, load balancers in front of services on other hosts, and cross-host connections.
 
@@ -14,14 +14,15 @@ use cim_domain_graph::{
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-const NODES_PER_HOST: usize = 10;
+const SERVICES_PER_HOST: usize = 10;
 
 fn fleet(total_nodes: usize) -> Result<DeploymentGraph, GraphError> {
-    let hosts = total_nodes.div_ceil(NODES_PER_HOST + 1);
     let mut graph = DeploymentGraph::new();
     let mut added = 0;
-    for h in 0..hosts {
-        if added >= total_nodes {
+    // A host with its database, bus and load balancer takes four nodes: stop when the next
+    // one would not fit, so the graph has between n - 4 and n nodes.
+    for h in 0usize.. {
+        if added + 5 > total_nodes {
             break;
         }
         let host = format!("host-{h}");
@@ -68,7 +69,7 @@ fn fleet(total_nodes: usize) -> Result<DeploymentGraph, GraphError> {
             added += 1;
         }
         let mut previous: Option<String> = None;
-        for s in 0..NODES_PER_HOST {
+        for s in 0..SERVICES_PER_HOST {
             if added >= total_nodes {
                 break;
             }

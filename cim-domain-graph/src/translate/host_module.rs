@@ -142,6 +142,9 @@ impl HostModule {
     /// then the firewall.
     pub(crate) fn into_attrs(self) -> AttrSet {
         let mut config = self.config;
+        // One set of all unit links, merged in one insert: inserting each unit under its own
+        // `systemd.services.<unit>` path would rebuild the two outer levels per unit.
+        let mut services = AttrSet::new();
         for (unit, links) in self.units {
             let mut set = AttrSet::new();
             for (key, items) in [("after", links.after), ("requires", links.requires)] {
@@ -152,7 +155,10 @@ impl HostModule {
             if !links.mounts.is_empty() {
                 set.insert(["unitConfig", "RequiresMountsFor"], list(links.mounts));
             }
-            config.insert(["systemd", "services", unit.as_str()], Expr::AttrSet(set));
+            services.insert(unit, Expr::AttrSet(set));
+        }
+        if !services.is_empty() {
+            config.insert(["systemd", "services"], Expr::AttrSet(services));
         }
         for (path, items) in self.lists {
             config.insert(path, list(items));

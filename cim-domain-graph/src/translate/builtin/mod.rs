@@ -34,10 +34,9 @@ fn wrong_kind(node: &DeploymentNode, translates: &str) -> TranslationError {
     )
 }
 
-/// Limits a unit to the node's reserved resources: `CPUQuota` (a percentage of one core,
-/// rounded up) and `MemoryMax`.
-fn limit_resources(module: &mut HostModule, unit: &str, resources: Resources) {
-    let config = ["systemd", "services", unit, "serviceConfig"];
+/// The `serviceConfig` limits for a node's reserved resources: `CPUQuota` (a percentage of one
+/// core, rounded up) and `MemoryMax`.
+fn resource_limits(resources: Resources) -> AttrSet {
     let mut limits = AttrSet::new();
     if resources.cpu_millis > 0 {
         limits.insert(
@@ -48,7 +47,16 @@ fn limit_resources(module: &mut HostModule, unit: &str, resources: Resources) {
     if resources.memory_mb > 0 {
         limits.insert("MemoryMax", format!("{}M", resources.memory_mb));
     }
+    limits
+}
+
+/// Limits the systemd service `unit` (set up by a NixOS module) to the node's resources.
+fn limit_resources(module: &mut HostModule, unit: &str, resources: Resources) {
+    let limits = resource_limits(resources);
     if !limits.is_empty() {
-        module.set(config, Expr::AttrSet(limits));
+        module.set(
+            ["systemd", "services", unit, "serviceConfig"],
+            Expr::AttrSet(limits),
+        );
     }
 }

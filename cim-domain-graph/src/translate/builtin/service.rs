@@ -1,8 +1,8 @@
 //! `service` nodes: a systemd service.
 
-use cim_domain_nix::{AttrPath, AttrSet, Expr, StrPart, attrs, ident, interpolated, list};
+use cim_domain_nix::{AttrPath, AttrSet, Expr, StrPart, ident, interpolated, list};
 
-use super::{limit_resources, wrong_kind};
+use super::{resource_limits, wrong_kind};
 use crate::node::{DeploymentNode, DeploymentNodeType, ServiceSpec};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
@@ -37,17 +37,14 @@ impl NodeTranslator for ServiceTranslator {
                 .collect();
             unit.insert("environment", Expr::AttrSet(environment));
         }
-        unit.insert(
-            "serviceConfig",
-            attrs([
-                ("ExecStart", exec_start),
-                ("DynamicUser", true.into()),
-                ("Restart", "on-failure".into()),
-            ]),
-        );
+        let mut service_config = AttrSet::new();
+        service_config.insert("ExecStart", exec_start);
+        service_config.insert("DynamicUser", true);
+        service_config.insert("Restart", "on-failure");
+        service_config.merge(resource_limits(spec.resources));
+        unit.insert("serviceConfig", Expr::AttrSet(service_config));
         module.set(["systemd", "services", name], Expr::AttrSet(unit));
         module.order_after(name, "network.target");
-        limit_resources(module, name, spec.resources);
         Ok(())
     }
 }
