@@ -188,3 +188,24 @@ fn out_is_required_unless_checking() -> TestResult {
     assert!(text(&output.stderr).contains("--out"));
     Ok(())
 }
+
+#[test]
+fn agent_nodes_become_containers_through_the_agent_translator() -> TestResult {
+    let out = tempfile::tempdir()?;
+    let output = cim_leaf(&[
+        "translate",
+        "examples/graphs/agent-fleet.yaml",
+        "--out",
+        &out.path().to_string_lossy(),
+    ])?;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let gpu = std::fs::read_to_string(out.path().join("hosts/gpu-1.nix"))?;
+    let core = std::fs::read_to_string(out.path().join("hosts/core-1.nix"))?;
+    assert!(gpu.contains("containers.cim-agent-sage"), "{gpu}");
+    assert!(core.contains("containers.cim-agent-nix-expert"), "{core}");
+    // sage publishes to the bus from another host, so the bus host opens the client port.
+    assert!(core.contains("allowedTCPPorts = [ 4222 ];"), "{core}");
+    let flake = std::fs::read_to_string(out.path().join("flake.nix"))?;
+    assert!(flake.contains("cim-leaf.url"), "{flake}");
+    Ok(())
+}

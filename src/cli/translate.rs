@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, TranslationError};
+use cim_domain_agent::deploy::AgentNodeTranslator;
+use cim_domain_agent::deploy::nixos::ContainerOptions;
+use cim_domain_graph::translate::{
+    FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry, TranslationError,
+};
 use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
 use serde_json::{Value, json};
 
@@ -39,7 +43,7 @@ enum Failure {
 
 /// Runs `cim-leaf translate`.
 pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
-    let translator = FlakeTranslator::default();
+    let translator = translator(&args.graph);
     match translate(&args, &translator) {
         Ok(report) => {
             if args.json {
@@ -54,6 +58,18 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// The built-in translators plus agents, whose `definition` paths are read relative to the
+/// graph file's directory.
+fn translator(graph: &Path) -> FlakeTranslator {
+    let definitions = graph.parent().unwrap_or(Path::new("."));
+    let mut registry = NodeTranslatorRegistry::with_builtins();
+    registry.register(
+        "agent",
+        AgentNodeTranslator::new(definitions, ContainerOptions::default()),
+    );
+    FlakeTranslator::new(registry)
 }
 
 fn translate(args: &TranslateArgs, translator: &FlakeTranslator) -> Result<Value, Failure> {
