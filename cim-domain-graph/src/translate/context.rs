@@ -55,8 +55,8 @@ impl<'g> TranslationContext<'g> {
     pub fn host_name(&self, node: &DeploymentNode) -> Result<&'g str, TranslationError> {
         self.host_of(&node.name)
             .map(|h| h.name.as_str())
-            .ok_or_else(|| TranslationError::NotAHost {
-                name: node.name.clone(),
+            .ok_or_else(|| TranslationError::NotPlaced {
+                node: node.name.clone(),
             })
     }
 

@@ -36,6 +36,13 @@ pub enum TranslationError {
         /// The name asked for.
         name: String,
     },
+    /// A translator asked for the host of a node that runs on none (validation prevents this
+    /// for graphs that went through it).
+    #[error("node `{node}` is not placed on a host")]
+    NotPlaced {
+        /// The node.
+        node: String,
+    },
     /// Two translators contributed different shared modules under one name.
     #[error("two different shared modules are named `{name}`")]
     SharedModuleConflict {

@@ -96,16 +96,11 @@ fn cluster_peers<'g>(
     let mut queue = vec![node];
     let mut peers = BTreeMap::new();
     while let Some(current) = queue.pop() {
+        let name = current.name.as_str();
         let neighbours = graph
-            .outgoing(&current.name)
-            .map(|v| v.to)
-            .chain(graph.incoming(&current.name).map(|v| v.from))
-            .zip(
-                graph
-                    .outgoing(&current.name)
-                    .map(|v| *v.edge)
-                    .chain(graph.incoming(&current.name).map(|v| *v.edge)),
-            );
+            .outgoing(name)
+            .map(|view| (view.to, *view.edge))
+            .chain(graph.incoming(name).map(|view| (view.from, *view.edge)));
         for (next, edge) in neighbours {
             if edge != DeploymentEdgeType::Replicates || !seen.insert(next.name.as_str()) {
                 continue;
@@ -128,12 +123,12 @@ fn leaf_remotes(
     let mut hubs: Vec<String> = context
         .graph()
         .outgoing(&node.name)
-        .filter(|view| matches!(view.to.node_type, DeploymentNodeType::MessageBus(_)))
+        .filter(|view| {
+            matches!(view.edge, DeploymentEdgeType::ConnectsTo { .. })
+                && matches!(view.to.node_type, DeploymentNodeType::MessageBus(_))
+        })
         .filter_map(|view| {
             let port = connection_port(view.from, view.to, view.edge)?;
-            if !matches!(view.edge, DeploymentEdgeType::ConnectsTo { .. }) {
-                return None;
-            }
             let address = context.address_from(&node.name, &view.to.name)?;
             Some(format!("nats-leaf://{address}:{port}"))
         })
