@@ -206,21 +206,16 @@ where
     GS: EventStore<DeploymentGraphAggregate>,
 {
     let cqrs = CqrsFramework::new(store(), vec![], ());
-    let nodes = graph
-        .nodes()
-        .map(|node| DeploymentGraphCommand::AddNode { node: node.clone() });
-    let edges = graph.edges().map(|edge| DeploymentGraphCommand::Connect {
-        from: edge.from.name.clone(),
-        to: edge.to.name.clone(),
-        edge: edge.edge.clone(),
-    });
     let decisions = [
         DeploymentGraphCommand::Validate,
         DeploymentGraphCommand::Approve {
             approved_by: APPROVER.to_owned(),
         },
     ];
-    for command in nodes.chain(edges).chain(decisions) {
+    for command in DeploymentGraphCommand::build(graph)
+        .into_iter()
+        .chain(decisions)
+    {
         cqrs.execute(GRAPH_ID, command).await?;
     }
     let mut context = store().load_aggregate(GRAPH_ID).await?;

@@ -18,21 +18,16 @@ const GRAPH: &str = "database-with-services";
 fn commands() -> Result<Vec<DeploymentGraphCommand>, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string("examples/graphs/database-with-services.yaml")?;
     let graph = GraphDocument::from_yaml_str(&text)?.to_graph()?;
-    let nodes = graph
-        .nodes()
-        .map(|node| DeploymentGraphCommand::AddNode { node: node.clone() });
-    let edges = graph.edges().map(|edge| DeploymentGraphCommand::Connect {
-        from: edge.from.name.clone(),
-        to: edge.to.name.clone(),
-        edge: edge.edge.clone(),
-    });
     let decisions = [
         DeploymentGraphCommand::Validate,
         DeploymentGraphCommand::Approve {
             approved_by: "ops".to_owned(),
         },
     ];
-    Ok(nodes.chain(edges).chain(decisions).collect())
+    Ok(DeploymentGraphCommand::build(&graph)
+        .into_iter()
+        .chain(decisions)
+        .collect())
 }
 
 async fn store(

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::edge::DeploymentEdgeType;
-use crate::graph::GraphError;
+use crate::graph::{DeploymentGraph, GraphError};
 use crate::node::DeploymentNode;
 use crate::validate::ValidationErrors;
 
@@ -58,6 +58,22 @@ pub enum DeploymentGraphCommand {
         /// Who approves it.
         approved_by: String,
     },
+}
+
+impl DeploymentGraphCommand {
+    /// The commands that build `graph` in an empty aggregate: every node, then every edge
+    /// (placements included), so a graph read from a file enters the event log one fact at a time.
+    pub fn build(graph: &DeploymentGraph) -> Vec<Self> {
+        let nodes = graph
+            .nodes()
+            .map(|node| Self::AddNode { node: node.clone() });
+        let edges = graph.edges().map(|edge| Self::Connect {
+            from: edge.from.name.clone(),
+            to: edge.to.name.clone(),
+            edge: *edge.edge,
+        });
+        nodes.chain(edges).collect()
+    }
 }
 
 /// Why a command was refused.
