@@ -23,6 +23,10 @@
 //!   aggregate (`tests/replay_equivalence.rs` proves it).
 //! - [`JetStreamViewRepository`] keeps `GenericQuery` views with versioned (revision-checked)
 //!   updates.
+//! - [`InMemoryEventRepository`] is the embedded default when there is no NATS server: the same
+//!   rules without I/O. A commit must start exactly one past the aggregate's last event, else
+//!   it is rejected whole with `OptimisticLockError` (cqrs-es's `MemStore` accepts it and prints
+//!   every call); ids are checked as on JetStream, and snapshots are rebuilt the same way.
 //! - `testing` (feature `testing`): real `nats-server` processes for tests, single or clustered.
 //!
 //! ```no_run
@@ -40,9 +44,35 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! In memory, a stale writer loses just as it does on JetStream:
+//!
+//! ```
+//! use cim_jetstream::{InMemoryEventRepository, InMemoryEventStore};
+//! use cqrs_es::CqrsFramework;
+//! use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
+//! # use cqrs_es::doc::{MyAggregate, MyCommands, MyService};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let repo = InMemoryEventRepository::new();
+//! let store: InMemoryEventStore<MyAggregate> = InMemoryEventStore::new_event_store(repo.clone());
+//! let cqrs = CqrsFramework::new(store, vec![], MyService);
+//! cqrs.execute("acct-1", MyCommands::DoSomething).await?;
+//!
+//! let events = repo.get_events::<MyAggregate>("acct-1").await?;
+//! assert_eq!(events.len(), 1);
+//! // A writer that loaded before that commit tries to store sequence 1 again, and loses.
+//! let stale = repo.persist::<MyAggregate>(&events, None).await;
+//! assert!(matches!(stale, Err(PersistenceError::OptimisticLockError)));
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 mod error;
+mod fold;
+mod memory;
 mod names;
 mod pager;
 mod read;
@@ -58,5 +88,6 @@ pub mod testing;
 
 pub use config::JetStreamConfig;
 pub use error::{BoxError, JetStreamError, NameKind};
+pub use memory::{InMemoryEventRepository, InMemoryEventStore};
 pub use repository::{JetStreamEventRepository, JetStreamEventStore};
 pub use view::JetStreamViewRepository;

@@ -104,6 +104,23 @@ impl Commit {
     }
 }
 
+/// Checks that `events` can be one commit of an aggregate of type `aggregate_type`: one
+/// aggregate of that type, consecutive sequences from >= 1.
+pub(crate) fn check_commit_of(
+    aggregate_type: &str,
+    events: &[SerializedEvent],
+) -> Result<(), JetStreamError> {
+    if let Some(other) = events.iter().find(|e| e.aggregate_type != aggregate_type) {
+        return Err(JetStreamError::InvalidCommit {
+            reason: format!(
+                "an event of type {} was handed to the store of {aggregate_type}",
+                other.aggregate_type
+            ),
+        });
+    }
+    check_commit(events)
+}
+
 /// Checks that `events` can be one commit: one aggregate, consecutive sequences from >= 1.
 pub(crate) fn check_commit(events: &[SerializedEvent]) -> Result<(), JetStreamError> {
     let Some(first) = events.first() else {

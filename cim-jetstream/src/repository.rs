@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::JetStreamConfig;
 use crate::error::{JetStreamError, NameKind};
-use crate::{names, setup};
+use crate::{names, record, setup};
 
 /// A cqrs-es event store whose events live in JetStream.
 pub type JetStreamEventStore<A> = PersistedEventStore<JetStreamEventRepository, A>;
@@ -192,19 +192,10 @@ impl PersistedEventRepository for JetStreamEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        if let Some(other) = events.iter().find(|e| e.aggregate_type != A::TYPE) {
-            return Err(JetStreamError::InvalidCommit {
-                reason: format!(
-                    "an event of type {} was handed to the store of {}",
-                    other.aggregate_type,
-                    A::TYPE
-                ),
-            }
-            .into());
-        }
+        record::check_commit_of(A::TYPE, events)?;
         self.append(events).await?;
         // cqrs-es 0.5.0 builds the snapshot payload by applying the new events to an aggregate
-        // that already has them applied (see the crate docs), so the payload is ignored and the
+        // that already has them applied (see `fold.rs`), so the payload is ignored and the
         // snapshot is rebuilt from the stored events instead.
         if let Some((aggregate_id, _double_applied, version)) = snapshot_update {
             self.refresh_snapshot::<A>(&aggregate_id, version).await;
