@@ -10,7 +10,8 @@
 //! 5. Translate the approved graph (agent nodes by `cim-domain-agent`'s translator), write the
 //!    files, and check each with rnix and, where installed, `nix-instantiate --parse`.
 //!
-//! Every state change is an event. By default the events live in memory (cqrs-es's `MemStore`);
+//! Every state change is an event. By default the events live in memory
+//! (`cim_jetstream::InMemoryEventStore`, which checks versions as JetStream does);
 //! with `--nats URL` the same aggregates persist in JetStream instead.
 //!
 //! ```sh
@@ -23,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use cim_domain_agent::aggregate::{Agent, AgentCommand};
+use cim_domain_agent::aggregate::{Agent, AgentCommand, Lifecycle};
 use cim_domain_agent::deploy::AgentNodeTranslator;
 use cim_domain_agent::deploy::nixos::ContainerOptions;
 use cim_domain_agent::{AgentDefinition, parse_agent_file};
-use cim_domain_graph::aggregate::{DeploymentGraphAggregate, DeploymentGraphCommand};
+use cim_domain_graph::aggregate::{DeploymentGraphAggregate, DeploymentGraphCommand, GraphStatus};
 use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry};
 use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, GraphDocument};
 use cim_domain_nix::NixTool;
@@ -35,9 +36,11 @@ use cim_gpu::{
     AllocationId, AllocationOutcome, AllocationRequest, GpuAllocator, GpuPool, GpuRequirements,
     GpuUuid, GpuVendor, GpuView, MemoryRequest, PoolCommand, PoolConfig, Priority,
 };
-use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, JetStreamEventStore};
+use cim_jetstream::{
+    InMemoryEventRepository, InMemoryEventStore, JetStreamConfig, JetStreamEventRepository,
+    JetStreamEventStore,
+};
 use clap::Parser;
-use cqrs_es::mem_store::MemStore;
 use cqrs_es::{AggregateContext, CqrsFramework, EventStore};
 
 /// Deploy a fleet graph end to end: agents registered, graph approved, GPUs planned, flake written.
@@ -63,12 +66,12 @@ async fn main() -> anyhow::Result<()> {
     match &args.nats {
         None => {
             println!("event store: in memory");
-            let (graphs, pools) = (MemStore::default(), MemStore::default());
+            let repo = InMemoryEventRepository::new();
             run(
                 &args,
-                || graphs.clone(),
-                MemStore::default(),
-                || pools.clone(),
+                || InMemoryEventStore::new_event_store(repo.clone()),
+                || InMemoryEventStore::new_event_store(repo.clone()),
+                || InMemoryEventStore::new_event_store(repo.clone()),
             )
             .await
         }
@@ -80,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
             run(
                 &args,
                 || JetStreamEventStore::<DeploymentGraphAggregate>::new_event_store(repo.clone()),
-                JetStreamEventStore::<Agent>::new_event_store(repo.clone()),
+                || JetStreamEventStore::<Agent>::new_event_store(repo.clone()),
                 || JetStreamEventStore::<GpuPool>::new_event_store(repo.clone()),
             )
             .await
@@ -88,12 +91,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Runs the pipeline; the graph and pool stores are opened more than once (a writer, then a
-/// reader of what the events rebuild), so they come as factories over one backing store.
+/// Runs the pipeline; each store is opened more than once (a reader of what earlier runs left,
+/// then a writer), so they come as factories over one backing store.
 async fn run<GS, AS, PS>(
     args: &Args,
     graph_store: impl Fn() -> GS,
-    agent_store: AS,
+    agent_store: impl Fn() -> AS,
     pool_store: impl Fn() -> PS,
 ) -> anyhow::Result<()>
 where
@@ -112,9 +115,9 @@ where
     let agents = register_agents(&graph, graph_dir, agent_store).await?;
     println!("agents: {} registered and active", agents.len());
 
-    let approved = approve_graph(&graph, graph_store).await?;
+    let (approved, recorded) = approve_graph(&graph, graph_store).await?;
     println!(
-        "graph: {} nodes, {} edges, validated and approved by {APPROVER}",
+        "graph: {} nodes, {} edges, approved by {APPROVER} ({recorded} commands recorded this run)",
         approved.node_count(),
         approved.edge_count()
     );
@@ -160,14 +163,14 @@ where
     Ok(())
 }
 
-/// Every agent node's definition is read and its Agent aggregate taken to `active` on the node's
-/// host.
+/// Every agent node's definition is read and its Agent aggregate brought to `active` on the
+/// node's host, from wherever a previous run left it.
 async fn register_agents<AS: EventStore<Agent>>(
     graph: &DeploymentGraph,
     graph_dir: &Path,
-    store: AS,
+    store: impl Fn() -> AS,
 ) -> anyhow::Result<Vec<AgentDefinition>> {
-    let cqrs = CqrsFramework::new(store, vec![], ());
+    let cqrs = CqrsFramework::new(store(), vec![], ());
     let mut definitions = Vec::new();
     for node in graph.nodes() {
         let DeploymentNodeType::Agent(spec) = &node.node_type else {
@@ -180,13 +183,27 @@ async fn register_agents<AS: EventStore<Agent>>(
             .host_of(&node.name)
             .with_context(|| format!("agent node {} is placed on no host", node.name))?;
         let id = definition.id.to_string();
-        for command in [
-            AgentCommand::register(&definition),
-            AgentCommand::Deploy {
-                node: host.name.clone(),
-            },
-            AgentCommand::Activate,
-        ] {
+        let deploy = AgentCommand::Deploy {
+            node: host.name.clone(),
+        };
+        let mut context = store().load_aggregate(&id).await?;
+        let commands = match context.aggregate().lifecycle() {
+            None => vec![
+                AgentCommand::register(&definition),
+                deploy,
+                AgentCommand::Activate,
+            ],
+            Some(Lifecycle::Registered) => vec![deploy, AgentCommand::Activate],
+            Some(Lifecycle::Deployed | Lifecycle::Suspended) => vec![AgentCommand::Activate],
+            Some(Lifecycle::Active) => vec![],
+            Some(Lifecycle::Decommissioned) => {
+                bail!(
+                    "agent {} was decommissioned; give it a new name",
+                    definition.name
+                )
+            }
+        };
+        for command in commands {
             cqrs.execute(&id, command)
                 .await
                 .with_context(|| format!("agent {}", definition.name))?;
@@ -196,30 +213,34 @@ async fn register_agents<AS: EventStore<Agent>>(
     Ok(definitions)
 }
 
-/// The graph is built through its aggregate, so every node and edge is an event, then validated
-/// and approved; what is translated is the graph the events rebuild.
+/// The stored graph is brought to the file's through the aggregate (every node and edge that
+/// differs is an event), then validated and approved; what is translated is the graph the
+/// events rebuild. A second run with the same file records nothing.
 async fn approve_graph<GS>(
     graph: &DeploymentGraph,
     store: impl Fn() -> GS,
-) -> anyhow::Result<DeploymentGraph>
+) -> anyhow::Result<(DeploymentGraph, usize)>
 where
     GS: EventStore<DeploymentGraphAggregate>,
 {
     let cqrs = CqrsFramework::new(store(), vec![], ());
-    let decisions = [
-        DeploymentGraphCommand::Validate,
-        DeploymentGraphCommand::Approve {
+    let mut stored = store().load_aggregate(GRAPH_ID).await?;
+    let mut commands = DeploymentGraphCommand::sync(stored.aggregate().graph(), graph);
+    let status = stored.aggregate().status().clone();
+    if !commands.is_empty() || status == GraphStatus::Draft {
+        commands.push(DeploymentGraphCommand::Validate);
+    }
+    if !commands.is_empty() || !matches!(status, GraphStatus::Approved { .. }) {
+        commands.push(DeploymentGraphCommand::Approve {
             approved_by: APPROVER.to_owned(),
-        },
-    ];
-    for command in DeploymentGraphCommand::build(graph)
-        .into_iter()
-        .chain(decisions)
-    {
+        });
+    }
+    let recorded = commands.len();
+    for command in commands {
         cqrs.execute(GRAPH_ID, command).await?;
     }
     let mut context = store().load_aggregate(GRAPH_ID).await?;
-    Ok(context.aggregate().graph().clone())
+    Ok((context.aggregate().graph().clone(), recorded))
 }
 
 /// One pool per host with GPUs; each agent that needs GPUs gets whole ones on its host, so two
@@ -240,11 +261,14 @@ where
             continue;
         }
         let allocator = GpuAllocator::new(store(), format!("gpu-pool-{}", node.name));
-        allocator
-            .execute(PoolCommand::CreatePool {
-                config: PoolConfig::default(),
-            })
-            .await?;
+        let existing = allocator.pool().await?;
+        if existing.config().is_none() {
+            allocator
+                .execute(PoolCommand::CreatePool {
+                    config: PoolConfig::default(),
+                })
+                .await?;
+        }
         for (index, gpu) in host.gpus.iter().enumerate() {
             let device = GpuView {
                 uuid: GpuUuid::new(format!("GPU-{}-{index}", node.name))?,
@@ -255,6 +279,9 @@ where
                 tensor_cores: false,
                 healthy: true,
             };
+            if existing.device_usage(&device.uuid).is_some() {
+                continue;
+            }
             allocator
                 .execute(PoolCommand::RegisterDevice { device })
                 .await?;
@@ -280,8 +307,16 @@ where
                 host.name
             );
         };
-        let mut devices = Vec::new();
-        for _ in 0..spec.gpus {
+        // GPUs granted by an earlier run are kept, not asked for again.
+        let mut devices: Vec<String> = pool
+            .pool()
+            .await?
+            .allocations()
+            .into_iter()
+            .filter(|allocation| allocation.agent == node.name)
+            .map(|allocation| allocation.device.to_string())
+            .collect();
+        while devices.len() < spec.gpus as usize {
             let request = AllocationRequest {
                 allocation_id: AllocationId::new(),
                 agent: node.name.clone(),

@@ -1,9 +1,11 @@
 //! Commands of the `DeploymentGraph` aggregate and why one is refused.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::edge::DeploymentEdgeType;
-use crate::graph::{DeploymentGraph, GraphError};
+use crate::graph::{DeploymentGraph, EdgeView, GraphError};
 use crate::node::DeploymentNode;
 use crate::validate::ValidationErrors;
 
@@ -64,16 +66,70 @@ impl DeploymentGraphCommand {
     /// The commands that build `graph` in an empty aggregate: every node, then every edge
     /// (placements included), so a graph read from a file enters the event log one fact at a time.
     pub fn build(graph: &DeploymentGraph) -> Vec<Self> {
-        let nodes = graph
-            .nodes()
-            .map(|node| Self::AddNode { node: node.clone() });
-        let edges = graph.edges().map(|edge| Self::Connect {
-            from: edge.from.name.clone(),
-            to: edge.to.name.clone(),
-            edge: *edge.edge,
-        });
-        nodes.chain(edges).collect()
+        Self::sync(&DeploymentGraph::new(), graph)
     }
+
+    /// The commands that turn `current` into `wanted`, touching only what differs: edges that
+    /// went away are disconnected and nodes that went away removed first, then new nodes are
+    /// added, changed ones updated, and new edges connected. Running them against an aggregate
+    /// holding `current` leaves it holding `wanted`; for equal graphs there are none, so
+    /// applying a file again to a stored graph records nothing.
+    pub fn sync(current: &DeploymentGraph, wanted: &DeploymentGraph) -> Vec<Self> {
+        let current_edges = edge_keys(current);
+        let wanted_edges = edge_keys(wanted);
+        let mut commands = Vec::new();
+
+        for edge in current.edges() {
+            // Edges of removed nodes go with their node.
+            if !wanted_edges.contains(&edge_key(&edge))
+                && wanted.contains(&edge.from.name)
+                && wanted.contains(&edge.to.name)
+            {
+                commands.push(Self::Disconnect {
+                    from: edge.from.name.clone(),
+                    to: edge.to.name.clone(),
+                    edge: *edge.edge,
+                });
+            }
+        }
+        for node in current.nodes() {
+            if !wanted.contains(&node.name) {
+                commands.push(Self::RemoveNode {
+                    name: node.name.clone(),
+                });
+            }
+        }
+        for node in wanted.nodes() {
+            match current.node(&node.name) {
+                None => commands.push(Self::AddNode { node: node.clone() }),
+                Some(existing) if existing != node => {
+                    commands.push(Self::UpdateNode { node: node.clone() });
+                }
+                Some(_) => {}
+            }
+        }
+        for edge in wanted.edges() {
+            if !current_edges.contains(&edge_key(&edge)) {
+                commands.push(Self::Connect {
+                    from: edge.from.name.clone(),
+                    to: edge.to.name.clone(),
+                    edge: *edge.edge,
+                });
+            }
+        }
+        commands
+    }
+}
+
+/// An edge by what identifies it: its endpoints and its type.
+type EdgeKey<'a> = (&'a str, &'a str, DeploymentEdgeType);
+
+fn edge_key<'a>(edge: &EdgeView<'a>) -> EdgeKey<'a> {
+    (edge.from.name.as_str(), edge.to.name.as_str(), *edge.edge)
+}
+
+fn edge_keys(graph: &DeploymentGraph) -> HashSet<EdgeKey<'_>> {
+    graph.edges().map(|edge| edge_key(&edge)).collect()
 }
 
 /// Why a command was refused.
