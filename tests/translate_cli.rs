@@ -209,3 +209,21 @@ fn agent_nodes_become_containers_through_the_agent_translator() -> TestResult {
     assert!(flake.contains("cim-leaf.url"), "{flake}");
     Ok(())
 }
+
+#[test]
+fn check_fails_when_an_agent_definition_cannot_be_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let graph = dir.path().join("graph.yaml");
+    std::fs::write(
+        &graph,
+        "hosts: [{ name: core-1 }]\nnodes:\n  - { name: scout, type: agent, host: core-1, definition: agents/missing.md }\n",
+    )?;
+    let output = cim_leaf(&["translate", &graph.to_string_lossy(), "--check"])?;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("scout") && stderr.contains("missing.md"),
+        "{stderr}"
+    );
+    Ok(())
+}

@@ -85,11 +85,13 @@ fn translate(args: &TranslateArgs, translator: &FlakeTranslator) -> Result<Value
         return Err(Failure::Invalid(ValidationErrors(problems)));
     }
     let counts = counts(&graph);
+    // `--check` translates too, in memory: a problem only translation finds (an agent
+    // definition that cannot be read, say) must fail the check, not the later deploy.
+    let spec = translator.translate_graph(&graph).map_err(failure)?;
+    spec.check_syntax().map_err(failure)?;
     let Some(out) = args.out.as_deref().filter(|_| !args.check) else {
         return Ok(json!({ "status": "valid", "graph": args.graph, "counts": counts }));
     };
-    let spec = translator.translate_graph(&graph).map_err(failure)?;
-    spec.check_syntax().map_err(failure)?;
     spec.write_to(out).map_err(failure)?;
     let files: Vec<PathBuf> = spec.files().keys().map(|p| out.join(p)).collect();
     Ok(json!({
