@@ -395,19 +395,3 @@ fn unknown_tier_gpu_agent_on_cpu_tier_duplicates_and_bad_urls_are_errors() -> Te
     );
     Ok(())
 }
-
-#[test]
-fn a_non_numeric_gpu_count_is_an_error_naming_the_agent() -> TestResult {
-    let text =
-        "---\nname: vision\nversion: 1.0.0\ndeployment:\n  resources:\n    gpus: many\n---\n";
-    let vision = AgentSource::from_markdown(text, "vision.md")?;
-    let result = to_kube_manifests(&[vision], &TierCatalog::builtin()?, &options("gpu"));
-    let message = result.err().map(|e| e.to_string());
-    assert_eq!(
-        message.as_deref(),
-        Some(
-            "agent vision: deployment.resources.gpus must be a whole number of GPUs, found \"many\""
-        )
-    );
-    Ok(())
-}

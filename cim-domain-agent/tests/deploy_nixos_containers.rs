@@ -284,13 +284,5 @@ fn placement_and_allocation_errors_name_the_agent() -> TestResult {
     let twice = to_nixos_containers(&[agent("sage")?, agent("sage")?], &options());
     assert!(matches!(twice, Err(DeployError::DuplicateAgent { .. })));
 
-    let text =
-        "---\nname: pretty\nversion: 1.0.0\ndeployment:\n  logging:\n    format: pretty\n---\n";
-    let pretty = AgentSource::from_markdown(text, "pretty.md")?;
-    let format = to_nixos_containers(&[pretty], &options());
-    assert_eq!(
-        format.err().map(|e| e.to_string()).as_deref(),
-        Some("agent pretty: deployment.logging.format \"pretty\" is not one of json, text")
-    );
     Ok(())
 }

@@ -167,6 +167,34 @@ fn restart_policy_log_level_and_nats_settings_are_checked() {
 }
 
 #[test]
+fn gpu_count_and_log_format_are_checked_where_they_are_written() {
+    let found = issues(&format!(
+        "{OK}deployment:\n  resources:\n    gpus: many\n  logging:\n    format: xml\n"
+    ));
+    let located: Vec<(usize, &str)> = found.iter().map(|(l, _, f, _)| (*l, f.as_str())).collect();
+    assert_eq!(
+        located,
+        [
+            (6, "deployment.resources.gpus"),
+            (8, "deployment.logging.format")
+        ]
+    );
+    assert_eq!(
+        found[1].3,
+        IssueKind::NotOneOf {
+            value: "xml".to_owned(),
+            allowed: "json, text"
+        }
+    );
+    let (_, _, field, kind) = only(&format!("{OK}deployment:\n  resources:\n    gpus: 65\n"));
+    assert_eq!(field, "deployment.resources.gpus");
+    assert!(matches!(kind, IssueKind::OutOfRange { .. }), "{kind:?}");
+    assert!(issues_ok(&format!(
+        "{OK}deployment:\n  resources:\n    gpus: 2\n  logging:\n    format: json\n"
+    )));
+}
+
+#[test]
 fn wrong_types_name_what_was_expected() {
     let (line, _, field, kind) = only(&format!("{OK}capabilities:\n  - ok\n  - {{a: 1}}\n"));
     assert_eq!((line, field.as_str()), (4, "capabilities[1]"));

@@ -153,6 +153,8 @@ pub struct Resources {
     pub cpu_quota: Option<CpuQuota>,
     /// `TasksMax=`, 1 or more.
     pub tasks_max: Option<u32>,
+    /// Whole GPUs the agent needs on its host (`deployment.resources.gpus`), 0 to 64.
+    pub gpus: Option<u32>,
 }
 
 /// Restart behaviour.
@@ -224,7 +226,8 @@ impl RestartPolicy {
 pub struct LoggingConfig {
     /// Minimum level.
     pub level: Option<LogLevel>,
-    /// Output format as written (`json`, `text`, ...).
+    /// Output format: `json` or `text` (what the runtime and the `services.cim-agent` module
+    /// accept).
     pub format: Option<String>,
 }
 

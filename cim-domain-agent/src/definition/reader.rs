@@ -20,6 +20,9 @@ use super::name::{AgentId, AgentName};
 use super::prompt::SystemPrompt;
 use super::units::{CpuQuota, MemoryMax};
 
+/// Log formats the runtime understands (`CIM_LOG_FORMAT`).
+const LOG_FORMATS: [&str; 2] = ["json", "text"];
+
 /// Reads `root` (the parsed front matter) into a definition, or every issue found.
 pub(crate) fn read(
     root: Value,
@@ -663,7 +666,19 @@ impl Reader<'_> {
                     }
                     parsed
                 }),
-                format: self.string(&mut logging, path, "format"),
+                format: self.string(&mut logging, path, "format").filter(|text| {
+                    let known = LOG_FORMATS.contains(&text.as_str());
+                    if !known {
+                        self.issue(
+                            "deployment.logging.format",
+                            IssueKind::NotOneOf {
+                                value: text.clone(),
+                                allowed: "json, text",
+                            },
+                        );
+                    }
+                    known
+                }),
             };
             self.leftovers(logging, path);
         }
@@ -684,10 +699,12 @@ impl Reader<'_> {
                 .ok()
         });
         let tasks_max = self.whole(map, path, "tasks_max", (1, u32::MAX));
+        let gpus = self.whole(map, path, "gpus", (0, 64));
         Resources {
             memory_max,
             cpu_quota,
             tasks_max,
+            gpus,
         }
     }
 

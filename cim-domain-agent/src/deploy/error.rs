@@ -24,16 +24,6 @@ pub enum DeployError {
         /// What a good one looks like.
         example: &'static str,
     },
-    /// `deployment.resources.gpus` is not a whole number of GPUs.
-    #[error(
-        "agent {agent}: deployment.resources.gpus must be a whole number of GPUs, found {found}"
-    )]
-    BadGpuCount {
-        /// The agent.
-        agent: String,
-        /// The value as written (JSON).
-        found: String,
-    },
     /// Two definitions share a name, so their containers or namespaces would collide.
     #[error("two agents are named {name}; names must be unique within one deployment")]
     DuplicateAgent {
@@ -106,14 +96,6 @@ pub enum DeployError {
         agent: String,
         /// The target node as written.
         host: String,
-    },
-    /// A log format the `services.cim-agent` module does not accept.
-    #[error("agent {agent}: deployment.logging.format {format:?} is not one of json, text")]
-    UnsupportedLogFormat {
-        /// The agent.
-        agent: String,
-        /// The format as written.
-        format: String,
     },
     /// The host data root is not an absolute path.
     #[error("host data root {root:?} must be an absolute path")]

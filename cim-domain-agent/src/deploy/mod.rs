@@ -37,5 +37,5 @@ mod source;
 pub use endpoint::Endpoint;
 pub use error::DeployError;
 pub use graph::{AgentNodeTranslator, CIM_LEAF_FLAKE_URL};
-pub use settings::{AgentSettings, DEFAULT_NATS_URL, DeployOverrides, GPUS_FIELD};
+pub use settings::{AgentSettings, DEFAULT_NATS_URL, DeployOverrides};
 pub use source::AgentSource;

@@ -10,9 +10,6 @@ use super::error::DeployError;
 /// the `services.cim-agent` module's `natsUrl`.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
-/// Where `extra` keeps the GPU count an agent asks for (`deployment: {resources: {gpus: 1}}`).
-pub const GPUS_FIELD: &str = "deployment.resources.gpus";
-
 /// Operator settings that win over every definition's own.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeployOverrides {
@@ -92,7 +89,7 @@ impl AgentSettings {
             log_format: deployment.logging.format.clone(),
             restart_policy: deployment.restart.policy,
             restart_sec: deployment.restart.interval_sec,
-            gpus: gpus(definition)?,
+            gpus: definition.deployment.resources.gpus.unwrap_or(0),
         })
     }
 }
@@ -109,17 +106,4 @@ fn endpoint(
         url: url.to_owned(),
         example,
     })
-}
-
-fn gpus(definition: &AgentDefinition) -> Result<u32, DeployError> {
-    let Some(value) = definition.extra.get(GPUS_FIELD) else {
-        return Ok(0);
-    };
-    value
-        .as_u64()
-        .and_then(|count| u32::try_from(count).ok())
-        .ok_or_else(|| DeployError::BadGpuCount {
-            agent: definition.name.as_str().to_owned(),
-            found: value.to_string(),
-        })
 }

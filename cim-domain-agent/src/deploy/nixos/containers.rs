@@ -261,14 +261,7 @@ fn service_config(
         service.insert("logLevel", level.as_str());
     }
     if let Some(format) = &settings.log_format {
-        // The module's `logFormat` is an enum; anything else would fail at evaluation, far from
-        // the file that caused it.
-        if !matches!(format.as_str(), "json" | "text") {
-            return Err(DeployError::UnsupportedLogFormat {
-                agent: name.to_owned(),
-                format: format.clone(),
-            });
-        }
+        // The definition reader admits only the formats the module's `logFormat` enum has.
         service.insert("logFormat", format.as_str());
     }
     if !device_allow.is_empty() {
