@@ -272,6 +272,12 @@ fn missing_or_unterminated_front_matter_is_an_error() {
         Err(DefinitionError::Invalid { ref issues, .. })
             if issues[0].kind == IssueKind::NotAMapping { found: "a string" }
     ));
+    // The whole front matter is at fault, so no (empty) field is named.
+    let lines = scalar.err().map(|error| error.lines()).unwrap_or_default();
+    assert_eq!(
+        lines,
+        ["s.md:2:1: front matter must be a mapping of fields, found a string"]
+    );
 }
 
 fn issues_ok(front_matter: &str) -> bool {

@@ -101,11 +101,13 @@ pub struct Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.position.line, self.position.column, self.field, self.kind
-        )
+        let Position { line, column } = self.position;
+        // An issue of the front matter as a whole has no field to name.
+        if self.field.is_empty() {
+            write!(f, "{line}:{column}: {}", self.kind)
+        } else {
+            write!(f, "{line}:{column}: {}: {}", self.field, self.kind)
+        }
     }
 }
 
