@@ -113,3 +113,30 @@ async fn runtime_refuses_an_invalid_agent_file_before_connecting() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn runtime_takes_its_id_from_cim_agent_id_as_kubernetes_passes_it() -> TestResult {
+    let server = NatsServer::start().await?;
+    let client = server.client().await?;
+    let mut messages = client.subscribe("cim.agents.sage.registered").await?;
+    client.flush().await?;
+    let data = tempfile::tempdir()?;
+
+    let _agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .args(["agents", "run", "--agent-file"])
+        .arg(fixture("agents/sage-nested.md"))
+        .args(["--nats-url", &server.url(), "--data-dir"])
+        .arg(data.path())
+        .env("CIM_AGENT_ID", "0190f1b2-0000-7000-8000-000000000002")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+
+    let registration: AgentRegistration =
+        serde_json::from_slice(&next(&mut messages).await?.payload)?;
+    assert_eq!(
+        registration.agent_id.to_string(),
+        "0190f1b2-0000-7000-8000-000000000002"
+    );
+    Ok(())
+}

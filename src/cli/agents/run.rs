@@ -29,8 +29,9 @@ pub struct RunArgs {
     /// Directory the agent may write to; created when missing.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Agent id (UUID); overrides the definition's id.
-    #[arg(long)]
+    /// Agent id (UUID); overrides the definition's id. The Kubernetes Deployment passes it as
+    /// `CIM_AGENT_ID`.
+    #[arg(long, env = "CIM_AGENT_ID")]
     agent_id: Option<AgentId>,
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
