@@ -136,6 +136,7 @@ impl TryFrom<RawHostEntry> for HostEntry {
 
 /// A non-host node of a document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawNodeEntry")]
 pub struct NodeEntry {
     /// The node name.
     pub name: String,
@@ -149,6 +150,7 @@ pub struct NodeEntry {
 
 /// An edge of a document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawEdgeEntry")]
 pub struct EdgeEntry {
     /// Source node name.
     pub from: String,
@@ -157,6 +159,71 @@ pub struct EdgeEntry {
     /// The edge type and its fields.
     #[serde(flatten)]
     pub edge: DeploymentEdgeType,
+}
+
+/// Refuses `type: host`, which the node type alone would accept: hosts belong in `hosts`.
+#[derive(Deserialize)]
+struct RawNodeEntry {
+    name: String,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(flatten)]
+    node_type: DeploymentNodeType,
+}
+
+impl TryFrom<RawNodeEntry> for NodeEntry {
+    type Error = String;
+
+    fn try_from(raw: RawNodeEntry) -> Result<Self, String> {
+        if raw.node_type.is_host() {
+            return Err(format!(
+                "node `{}`: type `host` is not allowed in `nodes`; declare hosts under `hosts`",
+                raw.name
+            ));
+        }
+        Ok(Self {
+            name: raw.name,
+            host: raw.host,
+            node_type: raw.node_type,
+        })
+    }
+}
+
+/// Catches fields next to an edge type that takes none: serde ignores the rest of the map
+/// once an internally tagged unit variant is read.
+#[derive(Deserialize)]
+struct RawEdgeEntry {
+    from: String,
+    to: String,
+    #[serde(flatten)]
+    edge: DeploymentEdgeType,
+    #[serde(flatten)]
+    fields: BTreeMap<String, IgnoredAny>,
+}
+
+impl TryFrom<RawEdgeEntry> for EdgeEntry {
+    type Error = String;
+
+    fn try_from(raw: RawEdgeEntry) -> Result<Self, String> {
+        let takes = |field: &str| {
+            field == "type"
+                || matches!(raw.edge, DeploymentEdgeType::ConnectsTo { .. }) && field == "port"
+        };
+        match raw.fields.keys().find(|field| !takes(field)) {
+            Some(field) => Err(format!(
+                "edge `{}` -> `{}` ({}): unknown field `{field}`, expected only `from`, `to` \
+                 and `type` (only `connects_to` also takes `port`)",
+                raw.from,
+                raw.to,
+                raw.edge.name()
+            )),
+            None => Ok(Self {
+                from: raw.from,
+                to: raw.to,
+                edge: raw.edge,
+            }),
+        }
+    }
 }
 
 impl GraphDocument {

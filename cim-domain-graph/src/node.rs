@@ -25,7 +25,7 @@ impl DeploymentNode {
 
 /// What a node is. The file format writes it as `type: <snake_case variant>` next to its fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DeploymentNodeType {
     /// A NixOS machine; every other node runs on exactly one host.
     Host(HostSpec),

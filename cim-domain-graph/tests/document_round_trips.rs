@@ -115,6 +115,54 @@ fn a_misspelt_field_is_an_error_naming_it_and_its_line() {
 }
 
 #[test]
+fn extra_fields_on_edges_and_custom_nodes_are_errors_naming_them_and_their_line() {
+    let edge = "nodes:\n  - { name: a, type: service }\n  - { name: b, type: service }\n\
+                edges:\n  - { from: a, to: b, type: depends_on, port: 80 }\n";
+    let Err(error) = GraphDocument::from_yaml_str(edge) else {
+        panic!("a port on a depends_on edge must be refused");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("edge `a` -> `b` (depends_on): unknown field `port`"),
+        "{message}"
+    );
+    assert!(message.contains("line 5"), "{message}");
+
+    let Err(error) = GraphDocument::from_json_str(
+        r#"{"nodes": [{"name": "a", "type": "service"}, {"name": "b", "type": "service"}],
+            "edges": [{"from": "a", "to": "b", "type": "manages", "weight": 2}]}"#,
+    ) else {
+        panic!("an unknown field on a JSON edge must be refused");
+    };
+    let message = error.to_string();
+    assert!(message.contains("unknown field `weight`"), "{message}");
+    assert!(message.contains("line 2"), "{message}");
+
+    let custom =
+        "nodes:\n  - name: tool\n    type: custom\n    kind: backup\n    schedule: daily\n";
+    let Err(error) = GraphDocument::from_yaml_str(custom) else {
+        panic!("an unknown field on a custom node must be refused");
+    };
+    let message = error.to_string();
+    assert!(message.contains("unknown field `schedule`"), "{message}");
+    assert!(message.contains("line 2"), "{message}");
+}
+
+#[test]
+fn a_host_inside_nodes_is_an_error_naming_it_and_its_line() {
+    let yaml = "hosts: [{ name: h }]\nnodes:\n  - { name: box, type: host, cpu_cores: 4 }\n";
+    let Err(error) = GraphDocument::from_yaml_str(yaml) else {
+        panic!("a host in nodes must be refused");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("node `box`: type `host` is not allowed in `nodes`"),
+        "{message}"
+    );
+    assert!(message.contains("line 3"), "{message}");
+}
+
+#[test]
 fn an_unknown_node_type_and_bad_json_are_errors_with_a_location() {
     let Err(error) = GraphDocument::from_yaml_str("nodes: [{ name: x, type: router }]") else {
         panic!("an unknown node type must be refused");
