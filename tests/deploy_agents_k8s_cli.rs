@@ -113,3 +113,24 @@ fn k8s_invalid_agent_file_fails_with_its_location() -> TestResult {
     assert!(stderr.starts_with(&expected_prefix), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn k8s_agent_wanting_more_gpus_than_the_tier_grants_fails_naming_both_counts() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let sage = std::fs::read_to_string(agents_dir().join("agents/sage.md"))?;
+    let two_gpus = dir.path().join("sage.md");
+    std::fs::write(&two_gpus, sage.replace("    gpus: 1\n", "    gpus: 2\n"))?;
+    let out = cim_leaf()
+        .args(["agents", "k8s"])
+        .arg(&two_gpus)
+        .args(["--tier", "gpu"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr)?.trim_end(),
+        "error: agent sage needs 2 GPU(s) but tier gpu grants 1; use a tier with at least 2 \
+         nvidia.com/gpu"
+    );
+    Ok(())
+}

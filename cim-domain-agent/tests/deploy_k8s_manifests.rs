@@ -375,7 +375,7 @@ fn unknown_tier_gpu_agent_on_cpu_tier_duplicates_and_bad_urls_are_errors() -> Te
 
     let needs_gpu = to_kube_manifests(&[agent("sage")?], &catalog, &options("large"));
     assert!(
-        matches!(&needs_gpu, Err(DeployError::GpuTierRequired { agent, gpus: 1, tier }) if agent == "sage" && tier == "large"),
+        matches!(&needs_gpu, Err(DeployError::GpuTierRequired { agent, gpus: 1, tier, granted: 0 }) if agent == "sage" && tier == "large"),
         "{needs_gpu:?}"
     );
 
@@ -392,6 +392,29 @@ fn unknown_tier_gpu_agent_on_cpu_tier_duplicates_and_bad_urls_are_errors() -> Te
     assert_eq!(
         message.as_deref(),
         Some("agent ddd-expert: --ollama-url \"gpu-1:11434\" is not a URL like http://host:11434")
+    );
+    Ok(())
+}
+
+#[test]
+fn an_agent_asking_for_more_gpus_than_the_tier_grants_is_an_error() -> TestResult {
+    let catalog = TierCatalog::builtin()?;
+    // The gpu tier grants one GPU per pod; an agent asking for two must not get one silently.
+    let sage = std::fs::read_to_string(golden().join("agents/sage.md"))?;
+    let two_gpus = sage.replace("    gpus: 1\n", "    gpus: 2\n");
+    assert_ne!(two_gpus, sage, "sage.md asks for `gpus: 1`");
+    let two_gpus = AgentSource::from_markdown(&two_gpus, "sage.md")?;
+    let too_many = to_kube_manifests(&[two_gpus], &catalog, &options("gpu"));
+    let message = too_many.as_ref().err().map(ToString::to_string);
+    assert!(
+        matches!(&too_many, Err(DeployError::GpuTierRequired { agent, gpus: 2, tier, granted: 1 }) if agent == "sage" && tier == "gpu"),
+        "{too_many:?}"
+    );
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            "agent sage needs 2 GPU(s) but tier gpu grants 1; use a tier with at least 2 nvidia.com/gpu"
+        )
     );
     Ok(())
 }

@@ -56,9 +56,11 @@ pub enum DeployError {
         /// What is wrong.
         message: String,
     },
-    /// An agent needs a GPU but the chosen tier grants none.
+    /// An agent needs more GPUs than one pod of the chosen tier is granted. Tiers fix a pod's
+    /// resources and its namespace quota, so the agent's count is checked, never applied.
     #[error(
-        "agent {agent} needs {gpus} GPU(s) but tier {tier} grants none; use a tier with nvidia.com/gpu"
+        "agent {agent} needs {gpus} GPU(s) but tier {tier} grants {granted}; use a tier with at \
+         least {gpus} nvidia.com/gpu"
     )]
     GpuTierRequired {
         /// The agent.
@@ -67,6 +69,8 @@ pub enum DeployError {
         gpus: u32,
         /// The tier chosen.
         tier: String,
+        /// GPUs the tier grants one pod (its `nvidia.com/gpu` limit).
+        granted: u32,
     },
     /// A Kubernetes object could not be written as YAML.
     #[error("writing {kind} {name} as YAML: {source}")]

@@ -117,11 +117,12 @@ pub fn to_kube_manifests(
     let mut manifests = Vec::new();
     for agent in by_name.into_values() {
         let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
-        if settings.gpus > 0 && tier.gpus() == 0 {
+        if settings.gpus > tier.gpus() {
             return Err(DeployError::GpuTierRequired {
                 agent: agent.name().to_owned(),
                 gpus: settings.gpus,
                 tier: options.tier.clone(),
+                granted: tier.gpus(),
             });
         }
         AgentObjects {
