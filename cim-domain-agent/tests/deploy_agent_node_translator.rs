@@ -74,6 +74,12 @@ fn agent_nodes_become_containers_on_their_graph_hosts() -> TestResult {
         nats_line.contains("nats://10.233.") && nats_line.contains(":4222"),
         "{nats_line}"
     );
+    // ...and the host's firewall lets the containers' veth interfaces reach that port.
+    assert!(
+        host_a.contains("interfaces.\"ve-+\".allowedTCPPorts = [ 4222 ];"),
+        "{host_a}"
+    );
+    assert!(!gpu.contains("\"ve-+\".allowedTCPPorts"), "{gpu}");
     assert!(host_a.contains("cpuQuota = \"150%\";"), "{host_a}");
     assert!(host_a.contains("memoryMax = \"3072M\";"), "{host_a}");
     let flake = spec.file("flake.nix").ok_or("no flake.nix")?;

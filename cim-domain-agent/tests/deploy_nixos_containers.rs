@@ -258,6 +258,40 @@ fn overrides_win_and_loopback_services_point_at_the_host_end_of_the_link() -> Te
 }
 
 #[test]
+fn the_host_firewall_lets_containers_reach_nats_on_their_own_host_and_nothing_else() -> TestResult {
+    let Some(tool) = NixTool::detect()? else {
+        eprintln!("skipping: nix-instantiate not on PATH");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let mut opts = options();
+    opts.overrides.nats_url = Some("nats://localhost:4333".to_owned());
+    opts.overrides.ollama_url = Some("http://localhost:11434".to_owned());
+    let hosts = to_nixos_containers(&fleet()?, &opts)?;
+    let evaluate_host = |name: &str| -> Result<Value, Box<dyn std::error::Error>> {
+        let file = dir.path().join(format!("{name}.nix"));
+        std::fs::write(&file, host(&hosts, name)?.render()?)?;
+        evaluate(&tool, &file)
+    };
+    for name in ["host-a", "gpu-1"] {
+        let firewall = &evaluate_host(name)?["networking"]["firewall"];
+        // Only the NATS port, only on the containers' veth interfaces: not Ollama's, and
+        // nothing opened on every interface.
+        assert_eq!(
+            firewall,
+            &json!({ "interfaces": { "ve-+": { "allowedTCPPorts": [4333] } } }),
+            "{name}"
+        );
+    }
+
+    // NATS elsewhere: the containers connect out through NAT and the host opens nothing.
+    let remote = to_nixos_containers(&fleet()?, &options())?;
+    let gpu = host(&remote, "gpu-1")?.render()?;
+    assert!(!gpu.contains("firewall"), "{gpu}");
+    Ok(())
+}
+
+#[test]
 fn placement_and_allocation_errors_name_the_agent() -> TestResult {
     let no_host = to_nixos_containers(&[agent("ddd-expert")?], &ContainerOptions::default());
     assert_eq!(

@@ -22,6 +22,7 @@ use cim_domain_nix::AttrPath;
 use super::error::DeployError;
 use super::nixos::{
     AgentContainer, AgentModuleSource, ContainerOptions, VETH_INTERFACES, allocate,
+    open_nats_to_containers,
 };
 use super::settings::AgentSettings;
 use super::source::AgentSource;
@@ -176,6 +177,9 @@ impl AgentNodeTranslator {
         module.append(["systemd", "tmpfiles", "rules"], container.tmpfiles_rule());
         module.set(["networking", "nat", "enable"], true);
         module.append(["networking", "nat", "internalInterfaces"], VETH_INTERFACES);
+        if let Some(port) = container.host_nats_port() {
+            module.append(open_nats_to_containers(), port);
+        }
         if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
             module.add_flake_input(input.as_str(), self.flake_url.as_str());
         }

@@ -3,10 +3,10 @@
 //! host directory and, for GPU agents, the NVIDIA device nodes passed through. Agents are placed
 //! on hosts by `deployment.target_node`, one module per host.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cim_domain_nix::{
-    AllowedDevice, AttrSet, BindMount, ContainerName, ContainerNetwork, Expr, NixError,
+    AllowedDevice, AttrPath, AttrSet, BindMount, ContainerName, ContainerNetwork, Expr, NixError,
     NixosContainer, NixosModule, SetPattern, ident, list,
 };
 
@@ -76,6 +76,7 @@ pub struct AgentContainer {
     agent: String,
     addresses: ContainerAddresses,
     host_dir: String,
+    host_nats_port: Option<u16>,
     value: Expr,
 }
 
@@ -149,6 +150,7 @@ impl AgentContainer {
             agent: name,
             addresses,
             host_dir,
+            host_nats_port: settings.nats.is_loopback().then(|| settings.nats.port()),
             value,
         })
     }
@@ -166,6 +168,13 @@ impl AgentContainer {
     /// Its veth addresses.
     pub fn addresses(&self) -> ContainerAddresses {
         self.addresses
+    }
+
+    /// The NATS port the container reaches on its own host, when its NATS URL names loopback
+    /// and is therefore rewritten to the host end of the veth link. The host's firewall must
+    /// accept that port from the containers' interfaces (see [`open_nats_to_containers`]).
+    pub fn host_nats_port(&self) -> Option<u16> {
+        self.host_nats_port
     }
 
     /// The host directory bound to [`CONTAINER_DATA_DIR`].
@@ -303,6 +312,14 @@ impl HostContainers {
             );
         }
         apply_host_networking(module.config_mut());
+        let nats_ports: BTreeSet<u16> = self
+            .containers
+            .iter()
+            .filter_map(AgentContainer::host_nats_port)
+            .collect();
+        if !nats_ports.is_empty() {
+            module.set(open_nats_to_containers(), list(nats_ports));
+        }
         module.set(
             ["systemd", "tmpfiles", "rules"],
             list(self.containers.iter().map(AgentContainer::tmpfiles_rule)),
@@ -318,6 +335,21 @@ impl HostContainers {
 
 /// The host side of every container's veth link (`ve-<container>`), as an interface pattern.
 pub const VETH_INTERFACES: &str = "ve-+";
+
+/// The firewall option that accepts TCP ports on the containers' veth interfaces only:
+/// `networking.firewall.interfaces."ve-+".allowedTCPPorts`. The host firewall (on by default)
+/// would otherwise drop an agent's connection to a NATS server on its own host. The wildcard,
+/// as in [`VETH_INTERFACES`] for NAT, is needed because systemd-nspawn shortens interface names
+/// longer than 15 characters, which `ve-cim-agent-<name>` always is.
+pub fn open_nats_to_containers() -> AttrPath {
+    AttrPath::new([
+        "networking",
+        "firewall",
+        "interfaces",
+        VETH_INTERFACES,
+        "allowedTCPPorts",
+    ])
+}
 
 /// NAT for the containers' veth interfaces, so their traffic leaves the host.
 fn apply_host_networking(config: &mut AttrSet) {

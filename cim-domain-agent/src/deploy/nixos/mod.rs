@@ -6,6 +6,6 @@ mod subnet;
 
 pub use containers::{
     AgentContainer, AgentModuleSource, CONTAINER_DATA_DIR, ContainerOptions, HostContainers,
-    VETH_INTERFACES, to_nixos_containers,
+    VETH_INTERFACES, open_nats_to_containers, to_nixos_containers,
 };
 pub use subnet::{ContainerAddresses, Ipv4Subnet, SubnetError, allocate};

@@ -51,9 +51,12 @@
       };
     };
   };
-  networking.nat = {
-    enable = true;
-    internalInterfaces = [ "ve-+" ];
+  networking = {
+    nat = {
+      enable = true;
+      internalInterfaces = [ "ve-+" ];
+    };
+    firewall.interfaces."ve-+".allowedTCPPorts = [ 4222 ];
   };
   systemd.tmpfiles.rules = [
     "d /var/lib/cim-agents/ddd-expert 0750 - - -"
