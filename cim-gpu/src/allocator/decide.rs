@@ -137,17 +137,10 @@ impl GpuPool {
         if let Some(slot) = placed {
             return Ok(self.place(slot, request.memory, Vec::new()));
         }
-        // The slow path looks at every GPU once; both preemption and the rejection reason
-        // reuse that look.
-        let failures: Vec<Option<Requirement>> = self
-            .slots
-            .iter()
-            .map(|device| wants.failure(device))
-            .collect();
-        if let Some((slot, victims)) = self.preemption(request, &failures, max_agents) {
+        if let Some((slot, victims)) = self.preemption(request, &wants, max_agents) {
             return Ok(self.place(slot, request.memory, victims));
         }
-        Ok(self.reject(request, &failures, max_agents))
+        Ok(self.reject(request, &wants, max_agents))
     }
 
     fn place(&self, slot: Slot, memory: MemoryRequest, preempt: Vec<AllocationId>) -> Decision {
@@ -196,56 +189,46 @@ impl GpuPool {
     /// The GPU where displacing the fewest strictly-lower-priority allocations (lowest priority
     /// and newest first) makes room; ties go to the smaller total victim priority, then to the
     /// GPU registered first.
+    ///
+    /// Each GPU's cost comes from its tenants' running totals; the static requirements, the
+    /// dearer check, are only judged for a GPU that would beat the best so far.
     fn preemption(
         &self,
         request: &AllocationRequest,
-        failures: &[Option<Requirement>],
+        wants: &Wants<'_>,
         max_agents: usize,
     ) -> Option<(Slot, Vec<AllocationId>)> {
         // (victims, their summed priority, slot): smaller is better.
         let mut best: Option<(usize, u32, Slot)> = None;
-        for ((slot, device), failure) in (0..).zip(&self.slots).zip(failures) {
-            // A GPU too small even when emptied is not worth walking.
-            let fits_empty = match request.memory {
-                MemoryRequest::WholeGpu => device.allocatable > 0,
-                MemoryRequest::Bytes { bytes } => device.allocatable >= bytes,
+        for (slot, device) in (0..).zip(&self.slots) {
+            let tenants = device.tenants.len();
+            // How many bytes must be freed, and how many tenants must leave, for the request
+            // to fit; a GPU too small even when emptied is out.
+            let (deficit, at_least) = match request.memory {
+                MemoryRequest::WholeGpu if device.allocatable > 0 => (0, tenants),
+                MemoryRequest::Bytes { bytes } if device.allocatable >= bytes => (
+                    bytes.saturating_sub(device.free()),
+                    (tenants + 1).saturating_sub(max_agents),
+                ),
+                _ => continue,
             };
-            if failure.is_some() || !fits_empty {
+            if best.is_some_and(|(count, ..)| at_least > count) {
                 continue;
             }
-            let room = |free: u64, tenants: usize| match request.memory {
-                MemoryRequest::WholeGpu => tenants == 0 && device.allocatable > 0,
-                MemoryRequest::Bytes { bytes } => free >= bytes && tenants < max_agents,
-            };
-            let (mut free, mut tenants) = (device.free(), device.tenants.len());
-            let (mut victims, mut victim_priority) = (0usize, 0u32);
-            for (&(priority, _), &(_, bytes)) in &device.tenants {
-                let over_budget = best.is_some_and(|(count, ..)| victims >= count);
-                if room(free, tenants) || priority >= request.priority || over_budget {
-                    break;
-                }
-                victims += 1;
-                victim_priority += u32::from(priority.0);
-                tenants -= 1;
-                free = free.saturating_add(bytes);
-            }
-            if !room(free, tenants) {
+            let Some(cost) = device
+                .tenants
+                .victims_for(deficit, at_least, request.priority)
+            else {
                 continue;
-            }
-            let key = (victims, victim_priority, slot);
-            if best.is_none_or(|best| key < best) {
+            };
+            let key = (cost.victims, cost.priority_sum, slot);
+            if best.is_none_or(|best| key < best) && wants.failure(device).is_none() {
                 best = Some(key);
             }
         }
         let (count, _, slot) = best?;
         let device = self.slots.get(slot as usize)?;
-        let victims = device
-            .tenants
-            .values()
-            .take(count)
-            .map(|&(id, _)| id)
-            .collect();
-        Some((slot, victims))
+        Some((slot, device.tenants.first_ids(count).collect()))
     }
 
     /// Explains a refusal: each GPU's first unmet requirement, and the furthest one reached.
@@ -253,12 +236,14 @@ impl GpuPool {
     fn reject(
         &self,
         request: &AllocationRequest,
-        failures: &[Option<Requirement>],
+        wants: &Wants<'_>,
         max_agents: usize,
     ) -> Decision {
         let mut counts = [0u32; Requirement::ALL.len()];
-        for ((slot, device), failure) in (0..).zip(&self.slots).zip(failures) {
-            let failure = failure.or_else(|| capacity_failure(device, request.memory, max_agents));
+        for (slot, device) in (0..).zip(&self.slots) {
+            let failure = wants
+                .failure(device)
+                .or_else(|| capacity_failure(device, request.memory, max_agents));
             let Some(failure) = failure else {
                 debug_assert!(false, "the capacity index missed GPU slot {slot}");
                 return self.place(slot, request.memory, Vec::new());

@@ -9,6 +9,7 @@ mod pool;
 mod rejection;
 mod request;
 mod service;
+mod tenants;
 
 pub use config::{PlacementPolicy, PoolConfig};
 pub use decide::Decision;

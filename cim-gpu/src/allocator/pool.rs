@@ -4,23 +4,24 @@
 //! placement decision looks at a handful of GPUs instead of every allocation:
 //! `open_by_free` holds the GPUs that can take another fractional allocation, ordered by free
 //! bytes; `empty_by_capacity` holds the GPUs with no tenant, ordered by allocatable bytes.
-//! Both are derived: serialisation stores devices and allocations only and rebuilds them.
+//! Each GPU also keeps its tenants in victim order with running totals of bytes and priority
+//! (see [`Tenants`]), so preemption weighs a GPU with a bisection instead of a walk.
+//! All of these are derived: serialisation stores devices and allocations only and rebuilds
+//! them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::allocator::config::PoolConfig;
 use crate::allocator::events::{Allocation, PoolEvent};
-use crate::allocator::request::{AllocationId, Priority};
+use crate::allocator::request::AllocationId;
+use crate::allocator::tenants::Tenants;
 use crate::device::{GpuUuid, GpuView};
 
 /// Position of a device in registration order.
 pub(crate) type Slot = u32;
-
-/// Victim order on one GPU: lowest priority first, newest first within a priority.
-pub(crate) type TenantKey = (Priority, Reverse<u64>);
 
 /// One GPU's share of the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +34,8 @@ pub(crate) struct DeviceSlot {
     pub(crate) used: u64,
     pub(crate) healthy: bool,
     pub(crate) unhealthy_reason: Option<String>,
-    /// Live allocations in victim order, with their bytes so preemption needs no lookups.
-    pub(crate) tenants: BTreeMap<TenantKey, (AllocationId, u64)>,
+    /// Live allocations in victim order, with running totals so preemption needs no walk.
+    pub(crate) tenants: Tenants,
 }
 
 impl DeviceSlot {
@@ -185,7 +186,7 @@ impl GpuPool {
             used: 0,
             healthy,
             unhealthy_reason: reason,
-            tenants: BTreeMap::new(),
+            tenants: Tenants::default(),
             view,
         });
         self.index(slot);
@@ -199,7 +200,7 @@ impl GpuPool {
         let (id, bytes) = (allocation.id, allocation.bytes);
         self.change(slot, |device| {
             device.used = device.used.saturating_add(bytes);
-            device.tenants.insert(key, (id, bytes));
+            device.tenants.insert(key, id, bytes);
         });
         self.allocations.insert(
             id,
