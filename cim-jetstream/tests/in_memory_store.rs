@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cim_jetstream::{InMemoryEventRepository, InMemoryEventStore};
-use common::{Ledger, LedgerCommand, LedgerEvent, TestResult, added_events, amounts, sequences};
+use common::{
+    Ledger, LedgerCommand, LedgerEvent, TestResult, added_events, amounts,
+    assert_store_modes_agree, run_script, sequences,
+};
 use cqrs_es::doc::{MyAggregate, MyCommands, MyService};
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistenceError, ReplayStream,
@@ -270,92 +273,16 @@ async fn ids_jetstream_would_reject_are_rejected_in_memory_too() -> TestResult {
     Ok(())
 }
 
-/// A varied, deterministic command script: commits of one to four events.
-fn script() -> Vec<Vec<i64>> {
-    (0..30_i64)
-        .map(|i| (0..(i % 4 + 1)).map(|j| i * 7 - j * 3 + 1).collect())
-        .collect()
-}
-
-async fn run_script<S: EventStore<Ledger>>(store: S, id: &str, script: &[Vec<i64>]) -> TestResult {
-    let cqrs = CqrsFramework::new(store, vec![], ());
-    for amounts in script {
-        cqrs.execute(id, LedgerCommand::Add(amounts.clone()))
-            .await?;
-    }
-    Ok(())
-}
-
 #[tokio::test]
 async fn event_snapshot_and_aggregate_stores_load_the_same_aggregate() -> TestResult {
-    let script = script();
-    let mut expected = Ledger::default();
-    for amount in script.iter().flatten() {
-        expected.apply(LedgerEvent::Added { amount: *amount });
-    }
-    let events: usize = script.iter().map(Vec::len).sum();
-
     // One repository, three ids: the modes share storage but not aggregates.
     let repo = InMemoryEventRepository::new();
-    run_script(
-        InMemoryEventStore::new_event_store(repo.clone()),
-        "full",
-        &script,
-    )
-    .await?;
-    run_script(
-        InMemoryEventStore::new_snapshot_store(repo.clone(), 4),
-        "snap",
-        &script,
-    )
-    .await?;
-    run_script(
-        InMemoryEventStore::new_aggregate_store(repo.clone()),
-        "aggr",
-        &script,
-    )
-    .await?;
-
-    let from_full = InMemoryEventStore::<Ledger>::new_event_store(repo.clone())
-        .load_aggregate("full")
-        .await?;
-    let from_snap = InMemoryEventStore::<Ledger>::new_snapshot_store(repo.clone(), 4)
-        .load_aggregate("snap")
-        .await?;
-    let from_aggr = InMemoryEventStore::<Ledger>::new_aggregate_store(repo.clone())
-        .load_aggregate("aggr")
-        .await?;
-    assert_eq!(from_full.aggregate, expected, "full replay");
-    assert_eq!(from_snap.aggregate, expected, "snapshot + tail");
-    assert_eq!(from_aggr.aggregate, expected, "aggregate snapshots");
-    for context in [&from_full, &from_snap, &from_aggr] {
-        assert_eq!(context.current_sequence, events);
-    }
-    // The snapshot paths really used snapshots (this is not three full replays).
-    assert!(
-        from_snap.current_snapshot.is_some_and(|v| v > 1),
-        "{:?}",
-        from_snap.current_snapshot
-    );
-    assert!(
-        from_aggr.current_snapshot.is_some_and(|v| v > 1),
-        "{:?}",
-        from_aggr.current_snapshot
-    );
+    assert_store_modes_agree([(&repo, "full"), (&repo, "snap"), (&repo, "aggr")]).await?;
     assert!(
         repo.get_snapshot::<Ledger>("full")
             .await?
             .is_some_and(|s| s.current_snapshot == 0)
     );
-
-    // Replaying the stored events of each id gives the same aggregate too.
-    for id in ["full", "snap", "aggr"] {
-        let mut replayed = Ledger::default();
-        for event in repo.get_events::<Ledger>(id).await? {
-            replayed.apply(serde_json::from_value(event.payload)?);
-        }
-        assert_eq!(replayed, expected, "{id}");
-    }
     Ok(())
 }
 

@@ -7,107 +7,24 @@ use std::sync::{Arc, Mutex};
 
 use cim_jetstream::testing::NatsServer;
 use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, JetStreamEventStore};
-use common::{Ledger, LedgerCommand, LedgerEvent, TestResult, added_events};
+use common::{Ledger, TestResult, added_events, assert_store_modes_agree, run_script};
 use cqrs_es::persist::{
     PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent,
     SerializedSnapshot,
 };
-use cqrs_es::{Aggregate, CqrsFramework, EventStore};
+use cqrs_es::{Aggregate, EventStore};
 use serde_json::Value;
-
-/// A varied, deterministic command script: commits of one to four events.
-fn script() -> Vec<Vec<i64>> {
-    (0..30_i64)
-        .map(|i| (0..(i % 4 + 1)).map(|j| i * 7 - j * 3 + 1).collect())
-        .collect()
-}
-
-/// The aggregate built by applying every event once, in order, in memory.
-fn incremental(script: &[Vec<i64>]) -> Ledger {
-    let mut ledger = Ledger::default();
-    for amount in script.iter().flatten() {
-        ledger.apply(LedgerEvent::Added { amount: *amount });
-    }
-    ledger
-}
-
-async fn run_script<S: EventStore<Ledger>>(store: S, id: &str, script: &[Vec<i64>]) -> TestResult {
-    let cqrs = CqrsFramework::new(store, vec![], ());
-    for amounts in script {
-        cqrs.execute(id, LedgerCommand::Add(amounts.clone()))
-            .await?;
-    }
-    Ok(())
-}
 
 #[tokio::test]
 async fn full_replay_snapshot_plus_tail_and_incremental_agree() -> TestResult {
     let server = NatsServer::start().await?;
-    let script = script();
-    let expected = incremental(&script);
-    let events: usize = script.iter().map(Vec::len).sum();
-
     let full =
         JetStreamEventRepository::connect(&server.url(), JetStreamConfig::named("full")).await?;
     let snap =
         JetStreamEventRepository::connect(&server.url(), JetStreamConfig::named("snap")).await?;
     let aggr =
         JetStreamEventRepository::connect(&server.url(), JetStreamConfig::named("aggr")).await?;
-    run_script(
-        JetStreamEventStore::<Ledger>::new_event_store(full.clone()),
-        "x",
-        &script,
-    )
-    .await?;
-    run_script(
-        JetStreamEventStore::<Ledger>::new_snapshot_store(snap.clone(), 4),
-        "x",
-        &script,
-    )
-    .await?;
-    run_script(
-        JetStreamEventStore::<Ledger>::new_aggregate_store(aggr.clone()),
-        "x",
-        &script,
-    )
-    .await?;
-
-    let from_full = JetStreamEventStore::<Ledger>::new_event_store(full.clone())
-        .load_aggregate("x")
-        .await?;
-    let from_snap = JetStreamEventStore::<Ledger>::new_snapshot_store(snap.clone(), 4)
-        .load_aggregate("x")
-        .await?;
-    let from_aggr = JetStreamEventStore::<Ledger>::new_aggregate_store(aggr.clone())
-        .load_aggregate("x")
-        .await?;
-    assert_eq!(from_full.aggregate, expected, "full replay");
-    assert_eq!(from_snap.aggregate, expected, "snapshot + tail");
-    assert_eq!(from_aggr.aggregate, expected, "aggregate snapshots");
-    for context in [&from_full, &from_snap, &from_aggr] {
-        assert_eq!(context.current_sequence, events);
-    }
-    // The snapshot paths really used snapshots (this is not three full replays).
-    assert!(
-        from_snap.current_snapshot.is_some_and(|v| v > 1),
-        "{:?}",
-        from_snap.current_snapshot
-    );
-    assert!(
-        from_aggr.current_snapshot.is_some_and(|v| v > 1),
-        "{:?}",
-        from_aggr.current_snapshot
-    );
-
-    // Replaying every stored event of each repository also gives the same aggregate.
-    for repo in [&full, &snap, &aggr] {
-        let mut replayed = Ledger::default();
-        for event in repo.get_events::<Ledger>("x").await? {
-            replayed.apply(serde_json::from_value(event.payload)?);
-        }
-        assert_eq!(replayed, expected);
-    }
-    Ok(())
+    assert_store_modes_agree([(&full, "x"), (&snap, "x"), (&aggr, "x")]).await
 }
 
 #[tokio::test]

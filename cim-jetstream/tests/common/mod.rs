@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use cim_jetstream::testing::NatsServer;
 use cim_jetstream::{JetStreamConfig, JetStreamEventRepository};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::SerializedEvent;
-use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, View};
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, CqrsFramework, DomainEvent, EventEnvelope, EventStore, View};
 use serde::{Deserialize, Serialize};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -132,4 +132,84 @@ pub fn amounts(events: &[SerializedEvent]) -> Vec<i64> {
 
 pub fn sequences(events: &[SerializedEvent]) -> Vec<usize> {
     events.iter().map(|e| e.sequence).collect()
+}
+
+/// A varied, deterministic command script: commits of one to four events.
+pub fn script() -> Vec<Vec<i64>> {
+    (0..30_i64)
+        .map(|i| (0..(i % 4 + 1)).map(|j| i * 7 - j * 3 + 1).collect())
+        .collect()
+}
+
+/// The aggregate built by applying every event once, in order, in memory.
+pub fn incremental(script: &[Vec<i64>]) -> Ledger {
+    let mut ledger = Ledger::default();
+    for amount in script.iter().flatten() {
+        ledger.apply(LedgerEvent::Added { amount: *amount });
+    }
+    ledger
+}
+
+/// Executes one `Add` command per commit of `script` on aggregate `id`.
+pub async fn run_script<S: EventStore<Ledger>>(
+    store: S,
+    id: &str,
+    script: &[Vec<i64>],
+) -> TestResult {
+    let cqrs = CqrsFramework::new(store, vec![], ());
+    for amounts in script {
+        cqrs.execute(id, LedgerCommand::Add(amounts.clone()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs [`script`] through an event store, a snapshot store (every 4 events) and an aggregate
+/// store, each on its own `(repository, id)`, and checks that all three load, and all their
+/// stored events replay to, the aggregate [`incremental`] application builds, and that both
+/// snapshot modes really loaded from a snapshot (this is not three full replays).
+pub async fn assert_store_modes_agree<R>(
+    [(full, full_id), (snap, snap_id), (aggr, aggr_id)]: [(&R, &str); 3],
+) -> TestResult
+where
+    R: PersistedEventRepository + Clone,
+{
+    let script = script();
+    let expected = incremental(&script);
+    let events: usize = script.iter().map(Vec::len).sum();
+    let event_store = || PersistedEventStore::<R, Ledger>::new_event_store(full.clone());
+    let snapshot_store = || PersistedEventStore::<R, Ledger>::new_snapshot_store(snap.clone(), 4);
+    let aggregate_store = || PersistedEventStore::<R, Ledger>::new_aggregate_store(aggr.clone());
+    run_script(event_store(), full_id, &script).await?;
+    run_script(snapshot_store(), snap_id, &script).await?;
+    run_script(aggregate_store(), aggr_id, &script).await?;
+
+    let from_full = event_store().load_aggregate(full_id).await?;
+    let from_snap = snapshot_store().load_aggregate(snap_id).await?;
+    let from_aggr = aggregate_store().load_aggregate(aggr_id).await?;
+    assert_eq!(from_full.aggregate, expected, "full replay");
+    assert_eq!(from_snap.aggregate, expected, "snapshot + tail");
+    assert_eq!(from_aggr.aggregate, expected, "aggregate snapshots");
+    for context in [&from_full, &from_snap, &from_aggr] {
+        assert_eq!(context.current_sequence, events);
+    }
+    assert!(
+        from_snap.current_snapshot.is_some_and(|v| v > 1),
+        "{:?}",
+        from_snap.current_snapshot
+    );
+    assert!(
+        from_aggr.current_snapshot.is_some_and(|v| v > 1),
+        "{:?}",
+        from_aggr.current_snapshot
+    );
+
+    for (repo, id) in [(full, full_id), (snap, snap_id), (aggr, aggr_id)] {
+        let mut replayed = Ledger::default();
+        for event in repo.get_events::<Ledger>(id).await? {
+            replayed.apply(serde_json::from_value(event.payload)?);
+        }
+        assert_eq!(replayed, expected, "{id}");
+    }
+    Ok(())
 }
