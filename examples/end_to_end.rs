@@ -25,11 +25,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use cim_domain_agent::aggregate::{Agent, AgentCommand, Lifecycle};
-use cim_domain_agent::deploy::AgentNodeTranslator;
-use cim_domain_agent::deploy::nixos::ContainerOptions;
-use cim_domain_agent::{AgentDefinition, parse_agent_file};
+use cim_domain_agent::deploy::fleet_translator;
+use cim_domain_agent::parse_agent_file;
 use cim_domain_graph::aggregate::{DeploymentGraphAggregate, DeploymentGraphCommand, GraphStatus};
-use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry};
+use cim_domain_graph::translate::GraphToNixTranslator;
 use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, GraphDocument};
 use cim_domain_nix::NixTool;
 use cim_gpu::{
@@ -113,7 +112,7 @@ where
     let graph_dir = args.graph.parent().unwrap_or(Path::new("."));
 
     let agents = register_agents(&graph, graph_dir, agent_store).await?;
-    println!("agents: {} registered and active", agents.len());
+    println!("agents: {agents} registered and active");
 
     let (approved, recorded) = approve_graph(&graph, graph_store).await?;
     println!(
@@ -127,12 +126,7 @@ where
         println!("gpu: {agent} gets {}", devices.join(", "));
     }
 
-    let mut registry = NodeTranslatorRegistry::with_builtins();
-    registry.register(
-        "agent",
-        AgentNodeTranslator::new(graph_dir, ContainerOptions::default()),
-    );
-    let spec = FlakeTranslator::new(registry).translate_graph(&approved)?;
+    let spec = fleet_translator(graph_dir).translate_graph(&approved)?;
     spec.check_syntax()?;
     let checked_by_nix = match NixTool::detect()? {
         Some(tool) => {
@@ -169,9 +163,9 @@ async fn register_agents<AS: EventStore<Agent>>(
     graph: &DeploymentGraph,
     graph_dir: &Path,
     store: impl Fn() -> AS,
-) -> anyhow::Result<Vec<AgentDefinition>> {
+) -> anyhow::Result<usize> {
     let cqrs = CqrsFramework::new(store(), vec![], ());
-    let mut definitions = Vec::new();
+    let mut active = 0;
     for node in graph.nodes() {
         let DeploymentNodeType::Agent(spec) = &node.node_type else {
             continue;
@@ -208,9 +202,9 @@ async fn register_agents<AS: EventStore<Agent>>(
                 .await
                 .with_context(|| format!("agent {}", definition.name))?;
         }
-        definitions.push(definition);
+        active += 1;
     }
-    Ok(definitions)
+    Ok(active)
 }
 
 /// The stored graph is brought to the file's through the aggregate (every node and edge that

@@ -10,11 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use cim_domain_agent::deploy::AgentNodeTranslator;
-use cim_domain_agent::deploy::nixos::ContainerOptions;
-use cim_domain_graph::translate::{
-    FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry, TranslationError,
-};
+use cim_domain_agent::deploy::fleet_translator;
+use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, TranslationError};
 use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
 use serde_json::{Value, json};
 
@@ -43,7 +40,8 @@ enum Failure {
 
 /// Runs `cim-leaf translate`.
 pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
-    let translator = translator(&args.graph);
+    // Agent `definition` paths are relative to the graph file.
+    let translator = fleet_translator(args.graph.parent().unwrap_or(Path::new(".")));
     match translate(&args, &translator) {
         Ok(report) => {
             if args.json {
@@ -58,18 +56,6 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// The built-in translators plus agents, whose `definition` paths are read relative to the
-/// graph file's directory.
-fn translator(graph: &Path) -> FlakeTranslator {
-    let definitions = graph.parent().unwrap_or(Path::new("."));
-    let mut registry = NodeTranslatorRegistry::with_builtins();
-    registry.register(
-        "agent",
-        AgentNodeTranslator::new(definitions, ContainerOptions::default()),
-    );
-    FlakeTranslator::new(registry)
 }
 
 fn translate(args: &TranslateArgs, translator: &FlakeTranslator) -> Result<Value, Failure> {

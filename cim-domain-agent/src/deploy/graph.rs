@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use cim_domain_graph::translate::{
-    HostModule, HostModules, NodeTranslator, TranslationContext, TranslationError,
+    FlakeTranslator, HostModule, HostModules, NodeTranslator, NodeTranslatorRegistry,
+    TranslationContext, TranslationError,
 };
 use cim_domain_graph::{DeploymentEdgeType, DeploymentNode, DeploymentNodeType};
 use cim_domain_nix::AttrPath;
@@ -30,6 +31,18 @@ use crate::definition::{CpuQuota, MemoryMax};
 
 /// The flake input that provides `nixosModules.agent`: this repository.
 pub const CIM_LEAF_FLAKE_URL: &str = concat!("git+", env!("CARGO_PKG_REPOSITORY"));
+
+/// The graph translator for every node kind this workspace knows: the built-in kinds plus
+/// `agent`, whose `definition` paths are read relative to `definitions_dir` (usually the graph
+/// file's directory) and placed with the default [`ContainerOptions`].
+pub fn fleet_translator(definitions_dir: impl Into<PathBuf>) -> FlakeTranslator {
+    let mut registry = NodeTranslatorRegistry::with_builtins();
+    registry.register(
+        "agent",
+        AgentNodeTranslator::new(definitions_dir, ContainerOptions::default()),
+    );
+    FlakeTranslator::new(registry)
+}
 
 /// Translates `agent` nodes into agent containers.
 #[derive(Debug)]
