@@ -1,6 +1,11 @@
 //! Agent coordination over NATS: registry and presence, task coordination, dialog routing,
 //! consensus voting and the shared knowledge base (an automerge CRDT synchronised over NATS).
 //!
-//! This crate is a placeholder until its issue is taken: it owns nothing yet, and the crates it
-//! will build on (`cim-domain-agent` for ids and capabilities, `async-nats` and `automerge` for
-//! transport and state) are already wired so its public API can grow without reshaping the workspace.
+//! Every part talks through one seam, [`transport::Transport`], with two implementations of the
+//! same behaviour: [`transport::NatsTransport`] (core NATS, production) and
+//! [`transport::InProcessTransport`] (the embedded default). Subjects follow the one scheme in
+//! [`subject`]; decisions (assignment, routing, tally) are pure functions of state, so they are
+//! property-tested and benched in process, and the transport only moves messages.
+
+pub mod subject;
+pub mod transport;

@@ -1,0 +1,4 @@
+//! Shared behaviour scripts: each runs against the in-process default and a real nats-server.
+#![allow(dead_code)]
+
+pub mod transport_script;
