@@ -98,13 +98,13 @@ pub async fn run<T: Transport>(bus: T) -> Result<(), TransportError> {
     let mut server = bus.subscribe("cim.test.echo").await?;
     let responder = bus.clone();
     let serving = tokio::spawn(async move {
-        if let Some(request) = server.next().await {
-            if let Some(reply) = request.reply {
-                let mut answer = b"echo ".to_vec();
-                answer.extend_from_slice(&request.payload);
-                let _ = responder.publish(&reply, Bytes::from(answer)).await;
-                let _ = responder.flush().await;
-            }
+        if let Some(request) = server.next().await
+            && let Some(reply) = request.reply
+        {
+            let mut answer = b"echo ".to_vec();
+            answer.extend_from_slice(&request.payload);
+            let _ = responder.publish(&reply, Bytes::from(answer)).await;
+            let _ = responder.flush().await;
         }
     });
     bus.flush().await?;
