@@ -47,8 +47,9 @@ pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
 pub use name::{MAX_NAME_LEN, name_problem};
 pub use node::{
-    AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, GpuSpec, HostSpec,
+    AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,
     LoadBalancerSpec, MessageBusSpec, MonitoringSpec, Resources, ServiceSpec, StorageSource,
     StorageSpec,
 };
+pub use cim_gpu::DeclaredGpu;
 pub use validate::{ValidationError, ValidationErrors, validate_deployment_graph};

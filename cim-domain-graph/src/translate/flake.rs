@@ -72,31 +72,38 @@ impl FlakeTranslator {
     }
 }
 
-impl GraphToNixTranslator for FlakeTranslator {
-    fn validate_deployment_graph(&self, graph: &DeploymentGraph) -> Result<(), TranslationError> {
+impl FlakeTranslator {
+    /// Every problem that stops `graph` from being translated, at once: the graph's own
+    /// (see [`validate_deployment_graph`](crate::validate_deployment_graph)), nodes whose kind
+    /// has no translator, and what each node's translator [checks](NodeTranslator::check).
+    pub fn check_graph(&self, graph: &DeploymentGraph) -> Result<(), ValidationErrors> {
         let mut problems = Vec::new();
         collect_problems(graph, &mut problems);
-        for node in graph.nodes().filter(|n| !n.node_type.is_host()) {
+        let context = TranslationContext::new(graph, &self.registry);
+        for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
-            if self.registry.get(kind).is_none() {
-                problems.push(ValidationError::NoTranslator {
+            match self.registry.get(kind) {
+                Some(translator) => problems.extend(translator.check(node, &context)),
+                None => problems.push(ValidationError::NoTranslator {
                     node: node.name.clone(),
                     kind: kind.to_owned(),
-                });
+                }),
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ValidationErrors(problems).into())
+            Err(ValidationErrors(problems))
         }
     }
 
-    fn translate_graph(
+    /// Renders the files of a graph that [`check_graph`](Self::check_graph) accepted, without
+    /// checking it again. Every node is translated even when one fails, and the failures of all
+    /// nodes are returned together ([`TranslationError::Nodes`]).
+    pub fn translate_checked(
         &self,
         graph: &DeploymentGraph,
     ) -> Result<NixDeploymentSpec, TranslationError> {
-        self.validate_deployment_graph(graph)?;
         let context = TranslationContext::new(graph, &self.registry);
         let mut hosts: Vec<&DeploymentNode> =
             graph.nodes().filter(|n| n.node_type.is_host()).collect();
@@ -105,21 +112,48 @@ impl GraphToNixTranslator for FlakeTranslator {
         for host in &hosts {
             host_basics(host, modules.get_mut(&host.name)?);
         }
-        let mut nodes: Vec<&DeploymentNode> =
-            graph.nodes().filter(|n| !n.node_type.is_host()).collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        for node in nodes {
+        let mut failures = Vec::new();
+        for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
-            let translator = self.registry.get(kind).ok_or_else(|| {
-                ValidationErrors(vec![ValidationError::NoTranslator {
+            let result = match self.registry.get(kind) {
+                Some(translator) => translator.translate(node, &context, &mut modules),
+                None => Err(ValidationErrors(vec![ValidationError::NoTranslator {
                     node: node.name.clone(),
                     kind: kind.to_owned(),
                 }])
-            })?;
-            translator.translate(node, &context, &mut modules)?;
+                .into()),
+            };
+            if let Err(error) = result {
+                failures.push(error);
+            }
+        }
+        if let Some(error) = TranslationError::collect(failures) {
+            return Err(error);
         }
         edges::apply(&context, &mut modules)?;
         self.assemble(&hosts, modules)
+    }
+}
+
+/// The nodes other than hosts, sorted by name.
+fn sorted_nodes(graph: &DeploymentGraph) -> Vec<&DeploymentNode> {
+    let mut nodes: Vec<&DeploymentNode> =
+        graph.nodes().filter(|n| !n.node_type.is_host()).collect();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    nodes
+}
+
+impl GraphToNixTranslator for FlakeTranslator {
+    fn validate_deployment_graph(&self, graph: &DeploymentGraph) -> Result<(), TranslationError> {
+        Ok(self.check_graph(graph)?)
+    }
+
+    fn translate_graph(
+        &self,
+        graph: &DeploymentGraph,
+    ) -> Result<NixDeploymentSpec, TranslationError> {
+        self.check_graph(graph)?;
+        self.translate_checked(graph)
     }
 }
 

@@ -189,7 +189,7 @@ fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
                 tally.cpu_millis,
             ),
             ("memory_mb", spec.memory_mb, tally.memory_mb),
-            ("gpus", Some(spec.gpus.len() as u64), tally.gpus),
+            ("gpus", Some(spec.gpu_count()), tally.gpus),
         ];
         for (resource, capacity, (requested, nodes)) in capacities {
             if let Some(capacity) = capacity
