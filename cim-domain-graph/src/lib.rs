@@ -42,6 +42,7 @@ mod node;
 pub mod translate;
 mod validate;
 
+pub use cim_gpu::DeclaredGpu;
 pub use document::{DocumentError, EdgeEntry, GraphDocument, HostEntry, NodeEntry};
 pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
@@ -51,5 +52,4 @@ pub use node::{
     LoadBalancerSpec, MessageBusSpec, MonitoringSpec, Resources, ServiceSpec, StorageSource,
     StorageSpec,
 };
-pub use cim_gpu::DeclaredGpu;
 pub use validate::{ValidationError, ValidationErrors, validate_deployment_graph};

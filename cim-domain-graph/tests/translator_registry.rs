@@ -12,7 +12,7 @@ use cim_domain_nix::{AttrSet, Expr, ident, list};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WITH_AGENT: &str = r#"
-hosts: [{ name: gpu-1, gpus: [{ model: nvidia-l4 }] }]
+hosts: [{ name: gpu-1, gpus: [{ model: nvidia-l4, compute_capability: '8.9' }] }]
 nodes:
   - { name: planner, type: agent, host: gpu-1, definition: agents/planner.md, gpus: 1 }
   - { name: nightly, type: custom, kind: backup, host: gpu-1, config: { paths: [/var/lib] } }

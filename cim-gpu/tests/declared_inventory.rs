@@ -174,6 +174,9 @@ fn a_gpu_of_unknown_memory_is_granted_whole_when_pinned() -> TestResult {
     let refused = pool.execute(PoolCommand::Allocate {
         request: request("b"),
     })?;
-    assert!(matches!(&refused[..], [PoolEvent::AllocationRejected { .. }]));
+    assert!(matches!(
+        &refused[..],
+        [PoolEvent::AllocationRejected { .. }]
+    ));
     Ok(())
 }

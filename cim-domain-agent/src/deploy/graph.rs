@@ -241,7 +241,11 @@ fn nats_from_graph(node: &DeploymentNode, context: &TranslationContext<'_>) -> O
 }
 
 impl NodeTranslator for AgentNodeTranslator {
-    fn check(&self, node: &DeploymentNode, context: &TranslationContext<'_>) -> Vec<ValidationError> {
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
         match self.problems(node, context) {
             Ok(()) => Vec::new(),
             Err((field, reason)) => vec![ValidationError::InvalidField {

@@ -76,7 +76,11 @@ pub trait NodeTranslator: Send + Sync {
     /// The problems of `node` this translator would hit, found before anything is translated so
     /// they are reported together with the graph's own problems: a custom kind checks its
     /// `config` here. The default finds none.
-    fn check(&self, node: &DeploymentNode, context: &TranslationContext<'_>) -> Vec<ValidationError> {
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
         let _ = (node, context);
         Vec::new()
     }
@@ -131,6 +135,14 @@ impl NodeTranslatorRegistry {
         translator: impl NodeTranslator + 'static,
     ) -> Option<Arc<dyn NodeTranslator>> {
         self.translators.insert(kind.into(), Arc::new(translator))
+    }
+
+    /// Adds every translator of `other`, replacing those of the same kinds.
+    pub fn merge(&mut self, other: &NodeTranslatorRegistry) {
+        for (kind, translator) in &other.translators {
+            self.translators
+                .insert(kind.clone(), Arc::clone(translator));
+        }
     }
 
     /// The translator for `kind`.
