@@ -65,7 +65,6 @@ impl NodeTranslator for Agents {
 struct Broken;
 
 impl NodeTranslator for Broken {
-
     fn translate(
         &self,
         node: &DeploymentNode,
@@ -236,7 +235,9 @@ nodes:
         ]
     );
     assert!(
-        error.to_string().starts_with("translation failed on 2 nodes:"),
+        error
+            .to_string()
+            .starts_with("translation failed on 2 nodes:"),
         "{error}"
     );
     Ok(())
@@ -246,7 +247,11 @@ nodes:
 struct CheckedBackup;
 
 impl NodeTranslator for CheckedBackup {
-    fn check(&self, node: &DeploymentNode, _context: &TranslationContext<'_>) -> Vec<ValidationError> {
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        _context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
         let DeploymentNodeType::Custom { config, .. } = &node.node_type else {
             return Vec::new();
         };
