@@ -138,13 +138,11 @@ pub fn fleet_name_problem(name: &str, prefix: &str) -> Option<String> {
     if !first.is_ascii_lowercase() {
         return Some("it must start with a lowercase letter".to_owned());
     }
-    if let Some(bad) = name
+    if !name
         .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Some(format!(
-            "it contains {bad:?}; only lowercase letters, digits and `-` are allowed"
-        ));
+        return Some("only lowercase letters, digits and `-` are allowed".to_owned());
     }
     if name.ends_with('-') {
         return Some("it must not end with `-`".to_owned());
