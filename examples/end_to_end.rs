@@ -21,19 +21,15 @@
 //! cargo run --release --example end_to_end -- --out target/fleet --nats nats://127.0.0.1:4222
 //! ```
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use cim_domain_agent::aggregate::{Agent, AgentCommand, Lifecycle};
+use cim_domain_graph::DeploymentGraph;
 use cim_domain_graph::aggregate::{DeploymentGraphAggregate, DeploymentGraphCommand, GraphStatus};
-use cim_domain_graph::{DeploymentGraph, DeploymentNodeType};
 use cim_domain_nix::NixTool;
-use cim_gpu::{
-    AllocationId, AllocationOutcome, AllocationRequest, GpuAllocator, GpuPool, GpuRequirements,
-    GpuUuid, InventoryBackend as _, MemoryRequest, PoolCommand, PoolConfig, Priority,
-};
+use cim_gpu::GpuPool;
 use cim_jetstream::{
     InMemoryEventRepository, InMemoryEventStore, JetStreamConfig, JetStreamEventRepository,
     JetStreamEventStore,
@@ -117,7 +113,7 @@ where
         approved.edge_count()
     );
 
-    record_gpu_grants(&fleet, pool_store).await?;
+    fleet.record_gpu_grants(pool_store).await?;
     for (agent, grants) in fleet.gpu_grants() {
         let granted: Vec<String> = grants
             .iter()
@@ -229,79 +225,4 @@ where
     }
     let mut context = store().load_aggregate(GRAPH_ID).await?;
     Ok((context.aggregate().graph().clone(), recorded))
-}
-
-/// One pool per GPU host, holding exactly the fleet's grants: the host's declared GPUs are
-/// registered (stable ids, so a rerun finds them), grants the graph no longer has are released
-/// and missing ones made, each pinned to the GPU the fleet granted, so the pool and the
-/// containers' device nodes agree and a changed graph never trips over stale grants.
-async fn record_gpu_grants<PS>(fleet: &Fleet, store: impl Fn() -> PS) -> anyhow::Result<()>
-where
-    PS: EventStore<GpuPool>,
-{
-    for host in fleet.graph().nodes() {
-        let DeploymentNodeType::Host(spec) = &host.node_type else {
-            continue;
-        };
-        if spec.gpus.is_empty() {
-            continue;
-        }
-        let allocator = GpuAllocator::new(store(), format!("gpu-pool-{}", host.name));
-        let existing = allocator.pool().await?;
-        if existing.config().is_none() {
-            allocator
-                .execute(PoolCommand::CreatePool {
-                    config: PoolConfig::default(),
-                })
-                .await?;
-        }
-        for device in spec.gpu_inventory(&host.name).devices()? {
-            let device = device.view();
-            if existing.device_usage(&device.uuid).is_none() {
-                allocator
-                    .execute(PoolCommand::RegisterDevice { device })
-                    .await?;
-            }
-        }
-        let wanted: BTreeSet<(String, GpuUuid)> = fleet
-            .gpu_grants()
-            .iter()
-            .flat_map(|(agent, grants)| grants.iter().map(move |g| (agent, g)))
-            .filter(|(_, grant)| grant.host == host.name)
-            .map(|(agent, grant)| (agent.clone(), grant.uuid.clone()))
-            .collect();
-        let mut held = BTreeSet::new();
-        let pool = allocator.pool().await?;
-        for allocation in pool.allocations() {
-            let key = (allocation.agent.clone(), allocation.device.clone());
-            if wanted.contains(&key) && !held.contains(&key) {
-                held.insert(key);
-                continue;
-            }
-            allocator
-                .execute(PoolCommand::Release {
-                    allocation_id: allocation.id,
-                })
-                .await?;
-        }
-        for (agent, uuid) in wanted.difference(&held) {
-            let request = AllocationRequest {
-                allocation_id: AllocationId::new(),
-                agent: agent.clone(),
-                memory: MemoryRequest::WholeGpu,
-                requirements: GpuRequirements {
-                    pinned_uuid: Some(uuid.clone()),
-                    ..GpuRequirements::default()
-                },
-                priority: Priority(10),
-            };
-            if let AllocationOutcome::Rejected(reason) = allocator.allocate(request).await? {
-                bail!(
-                    "agent {agent}: GPU {uuid} on {} refused: {reason}",
-                    host.name
-                );
-            }
-        }
-    }
-    Ok(())
 }

@@ -19,4 +19,4 @@
 
 pub mod fleet;
 
-pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant};
+pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, RecordGrantsError};

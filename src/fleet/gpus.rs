@@ -11,7 +11,7 @@ use cim_gpu::{
 };
 
 /// Priority of fleet agents' GPU requests.
-const AGENT_PRIORITY: Priority = Priority(10);
+pub(super) const AGENT_PRIORITY: Priority = Priority(10);
 
 /// One whole GPU granted to an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]

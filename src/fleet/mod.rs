@@ -11,6 +11,7 @@ mod agents;
 mod error;
 mod gpus;
 mod options;
+mod pools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationError, Validati
 pub use error::FleetError;
 pub use gpus::GpuGrant;
 pub use options::FleetOptions;
+pub use pools::{RecordGrantsError, pool_id};
 
 /// One agent of a fleet: its node, its host and its definition.
 #[derive(Debug, Clone, PartialEq)]
