@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cim_domain_nix::{
-    AttrSet, Expr, Ident, NixError, SetPattern, attrs, ident, import, lambda, list, path, render,
+    AttrSet, Expr, Flake, FlakeInput, Ident, NixError, SetPattern, attrs, ident, import, lambda,
+    list, path, render,
 };
 
 use crate::graph::DeploymentGraph;
@@ -178,7 +179,7 @@ impl FlakeTranslator {
         let mut shared: BTreeMap<String, Expr> = BTreeMap::new();
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         inputs.insert("nixpkgs".to_owned(), self.nixpkgs.clone());
-        let mut configurations = AttrSet::new();
+        let mut configurations: Vec<(String, Expr)> = Vec::new();
         let nixos_system = ident("nixpkgs")
             .map_err(nix)?
             .select(["lib", "nixosSystem"]);
@@ -225,50 +226,43 @@ impl FlakeTranslator {
             imports.push(path(&format!("./hosts/{host}.nix")).map_err(nix)?);
             let mut inherit = AttrSet::new();
             inherit.inherit([inputs_ident.clone()]);
-            configurations.insert(
-                host.as_str(),
+            configurations.push((
+                host.clone(),
                 nixos_system.clone().apply(attrs([
                     ("specialArgs", Expr::AttrSet(inherit)),
                     ("modules", list(imports)),
                 ])),
-            );
+            ));
             let text = render(&lambda(module_pattern.clone(), module.into_attrs()));
             files.insert(PathBuf::from(format!("hosts/{host}.nix")), text);
         }
 
-        let mut nixos_modules = AttrSet::new();
+        let mut nixos_modules: Vec<(String, Expr)> = Vec::new();
         let common = common_module(hosts);
         shared.insert(COMMON_MODULE.to_owned(), common);
         for (name, module) in &shared {
-            nixos_modules.insert(
-                name.as_str(),
+            nixos_modules.push((
+                name.clone(),
                 import(path(&format!("./modules/{name}.nix")).map_err(nix)?),
-            );
+            ));
             files.insert(PathBuf::from(format!("modules/{name}.nix")), render(module));
         }
 
-        let mut input_set = AttrSet::new();
+        // The typed builder: inputs become arguments of `outputs`, bound as `inputs` too.
+        let mut flake = Flake::new(self.description.as_str());
         for (name, url) in &inputs {
-            input_set.insert([name.as_str(), "url"], url.as_str());
+            flake
+                .input(name, FlakeInput::new(url.as_str()))
+                .map_err(nix)?;
         }
-        let outputs_pattern = SetPattern::new(["self", "nixpkgs"])
-            .map_err(nix)?
-            .ellipsis()
-            .bind("inputs")
-            .map_err(nix)?;
-        let outputs = lambda(
-            outputs_pattern,
-            attrs([
-                ("nixosModules", Expr::AttrSet(nixos_modules)),
-                ("nixosConfigurations", Expr::AttrSet(configurations)),
-            ]),
-        );
-        let flake = attrs([
-            ("description", self.description.as_str().into()),
-            ("inputs", Expr::AttrSet(input_set)),
-            ("outputs", outputs),
-        ]);
-        files.insert(PathBuf::from("flake.nix"), render(&flake));
+        flake.bind_inputs();
+        for (name, module) in nixos_modules {
+            flake.nixos_module(&name, module);
+        }
+        for (host, configuration) in configurations {
+            flake.output(["nixosConfigurations", host.as_str()], configuration);
+        }
+        files.insert(PathBuf::from("flake.nix"), flake.render());
         Ok(NixDeploymentSpec::new(files))
     }
 }

@@ -61,9 +61,16 @@ fn nonzero(option: &str, port: u16) -> Result<u16, NixError> {
 }
 
 fn nats_url(option: &str, url: &str) -> Result<String, NixError> {
-    let ok = ["nats://", "nats-route://", "nats-leaf://", "tls://", "ws://", "wss://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
+    let ok = [
+        "nats://",
+        "nats-route://",
+        "nats-leaf://",
+        "tls://",
+        "ws://",
+        "wss://",
+    ]
+    .iter()
+    .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
         && !url.contains(char::is_whitespace);
     if ok {
         Ok(url.to_owned())
