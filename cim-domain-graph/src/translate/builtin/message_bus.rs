@@ -71,7 +71,7 @@ impl NodeTranslator for MessageBusTranslator {
         module.set(["services", "nats"], nats.to_expr());
         if !peers.is_empty() {
             // Peers run on other hosts (one NATS server per host), so routes need the port.
-            module.open_tcp_port(spec.cluster_port);
+            module.open_tcp_port(spec.cluster_port)?;
         }
         limit_resources(module, "nats", spec.resources);
         Ok(())
