@@ -148,11 +148,20 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
                             },
                         });
                 }
-                Ok(events) => plan.problems.push(ValidationError::InvalidField {
-                    node: request.agent.to_owned(),
-                    field: "gpus".to_owned(),
-                    reason: format!("the allocator refused GPU {}: {events:?}", device.uuid()),
-                }),
+                Ok(events) => {
+                    let why = match events.iter().find_map(|event| match event {
+                        PoolEvent::AllocationRejected { reason, .. } => Some(reason.to_string()),
+                        _ => None,
+                    }) {
+                        Some(reason) => reason,
+                        None => "no grant was recorded".to_owned(),
+                    };
+                    plan.problems.push(ValidationError::InvalidField {
+                        node: request.agent.to_owned(),
+                        field: "gpus".to_owned(),
+                        reason: format!("the allocator refused GPU {}: {why}", device.uuid()),
+                    });
+                }
                 Err(error) => plan.problems.push(host_problem(host, error.to_string())),
             }
         }
