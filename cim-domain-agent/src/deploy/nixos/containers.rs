@@ -420,19 +420,14 @@ pub fn to_nixos_containers(
         .collect())
 }
 
-/// Host names become file names (`hosts/<host>.nix`) and NixOS host names.
+/// Host names become file names (`hosts/<host>.nix`), NixOS host names and graph node names, so
+/// they follow the fleet naming rule (`cim-naming`), like the hosts of a deployment graph.
 pub(crate) fn check_host_name(agent: &str, host: &str) -> Result<(), DeployError> {
-    let ok = !host.is_empty()
-        && host.len() <= 63
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !host.starts_with('-')
-        && !host.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(DeployError::InvalidHost {
+    match cim_naming::fleet_name_problem(host, "") {
+        None => Ok(()),
+        Some(_) => Err(DeployError::InvalidHost {
             agent: agent.to_owned(),
             host: host.to_owned(),
-        })
+        }),
     }
 }
