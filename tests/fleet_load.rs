@@ -309,6 +309,11 @@ nodes:
         "{text:#?}"
     );
     assert_eq!(problems.len(), 6, "{text:#?}");
+    // The graph's own problems come first.
+    assert!(
+        text[0].starts_with("node `gpu-1`, field `gpus`"),
+        "{text:#?}"
+    );
     Ok(())
 }
 

@@ -16,6 +16,17 @@ pub(super) struct ReadDefinitions {
     pub problems: Vec<ValidationError>,
 }
 
+impl ReadDefinitions {
+    /// Whether `problem` is the agent translator finding no definition for a node whose file
+    /// failed to read (reported once, by the read problem).
+    pub fn failed(&self, problem: &ValidationError) -> bool {
+        matches!(problem, ValidationError::InvalidField { node, field, .. }
+            if field == "definition"
+                && self.problems.iter().any(|read| matches!(read,
+                    ValidationError::InvalidField { node: failed, .. } if failed == node)))
+    }
+}
+
 /// Reads the definition of every agent node, relative to `dir` unless absolute. A file named
 /// by several nodes is read once.
 pub(super) fn read_definitions(graph: &DeploymentGraph, dir: &Path) -> ReadDefinitions {

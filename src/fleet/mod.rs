@@ -20,7 +20,7 @@ use cim_domain_agent::deploy::{AgentNodeTranslator, AgentSource, PlacedAgent};
 use cim_domain_graph::translate::{
     FlakeTranslator, NixDeploymentSpec, NodeTranslatorRegistry, TranslationError,
 };
-use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationError, ValidationErrors};
+use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
 
 pub use error::FleetError;
 pub use gpus::GpuGrant;
@@ -77,45 +77,16 @@ impl Fleet {
     ) -> Result<Self, FleetError> {
         let (graph, mut problems) = document.to_graph_with_problems();
         let read = agents::read_definitions(&graph, definitions_dir);
-        problems.extend(read.problems);
         let plan = gpus::plan(&graph, &read.sources);
-        problems.extend(plan.problems);
-
-        let placed: BTreeMap<String, PlacedAgent> = read
-            .sources
-            .iter()
-            .map(|(node, source)| {
-                let gpu_devices = plan
-                    .grants
-                    .get(node)
-                    .map(|grants| grants.iter().filter_map(|g| g.device).collect())
-                    .unwrap_or_default();
-                let agent = PlacedAgent {
-                    source: source.clone(),
-                    gpu_devices,
-                };
-                (node.clone(), agent)
-            })
-            .collect();
-        let mut agent_translator = AgentNodeTranslator::new(placed, options.containers.clone())
-            .map_err(FleetError::Agents)?;
-        if let Some(url) = &options.agent_flake_url {
-            agent_translator = agent_translator.with_flake_url(url.as_str());
-        }
-        let mut registry = NodeTranslatorRegistry::with_builtins();
-        registry.register("agent", agent_translator);
-        registry.merge(&options.translators);
-        let mut translator = FlakeTranslator::new(registry);
-        if let Some(nixpkgs) = &options.nixpkgs {
-            translator = translator.with_nixpkgs(nixpkgs.as_str());
-        }
-        if let Some(description) = &options.description {
-            translator = translator.with_description(description.as_str());
-        }
+        let translator = translator(&read.sources, &plan, &options)?;
         if let Err(ValidationErrors(found)) = translator.check_graph(&graph) {
             problems.extend(found);
         }
-        let problems = dedup(problems);
+        // The graph's and the translators' problems, then the definitions' and the GPUs'; a
+        // definition that could not be read is reported as such, not also as "not loaded".
+        problems.retain(|problem| !read.failed(problem));
+        problems.extend(read.problems.iter().cloned());
+        problems.extend(plan.problems);
         if !problems.is_empty() {
             return Err(FleetError::Invalid(ValidationErrors(problems)));
         }
@@ -159,17 +130,42 @@ impl Fleet {
     }
 }
 
-/// Drops repeats of a problem about the same node and field (a definition that could not be
-/// read is also one the agent translator finds missing), keeping the first.
-fn dedup(problems: Vec<ValidationError>) -> Vec<ValidationError> {
-    let mut seen = std::collections::HashSet::new();
-    problems
-        .into_iter()
-        .filter(|problem| match problem {
-            ValidationError::InvalidField { node, field, .. } => {
-                seen.insert((node.clone(), field.clone()))
-            }
-            _ => true,
+/// The graph translator of a fleet: the built-in kinds, agents with their definitions and GPU
+/// devices, and the user's own kinds.
+fn translator(
+    sources: &BTreeMap<String, AgentSource>,
+    plan: &gpus::GpuPlan,
+    options: &FleetOptions,
+) -> Result<FlakeTranslator, FleetError> {
+    let placed: BTreeMap<String, PlacedAgent> = sources
+        .iter()
+        .map(|(node, source)| {
+            let gpu_devices = plan
+                .grants
+                .get(node)
+                .map(|grants| grants.iter().filter_map(|g| g.device).collect())
+                .unwrap_or_default();
+            let agent = PlacedAgent {
+                source: source.clone(),
+                gpu_devices,
+            };
+            (node.clone(), agent)
         })
-        .collect()
+        .collect();
+    let mut agent_translator =
+        AgentNodeTranslator::new(placed, options.containers.clone()).map_err(FleetError::Agents)?;
+    if let Some(url) = &options.agent_flake_url {
+        agent_translator = agent_translator.with_flake_url(url.as_str());
+    }
+    let mut registry = NodeTranslatorRegistry::with_builtins();
+    registry.register("agent", agent_translator);
+    registry.merge(&options.translators);
+    let mut translator = FlakeTranslator::new(registry);
+    if let Some(nixpkgs) = &options.nixpkgs {
+        translator = translator.with_nixpkgs(nixpkgs.as_str());
+    }
+    if let Some(description) = &options.description {
+        translator = translator.with_description(description.as_str());
+    }
+    Ok(translator)
 }
