@@ -9,6 +9,9 @@
 //! - [`aggregate`]: the cqrs-es `Agent` aggregate — lifecycle, presence, a one-at-a-time task
 //!   queue and approval requests that time out. Time is an input of commands, never read inside.
 //! - [`announce`]: the subjects and payloads of the runtime's registration and heartbeats.
+//! - `deploy` (cargo feature `deploy`, on by default): NixOS containers, the deployment graph's
+//!   agent translator and Kubernetes manifests. Without it the crate depends on neither
+//!   `k8s-openapi` nor the Nix and graph crates.
 //!
 //! ```
 //! use cim_domain_agent::aggregate::{Agent, AgentCommand, AgentEvent, Lifecycle};
@@ -47,6 +50,7 @@
 pub mod aggregate;
 pub mod announce;
 pub mod definition;
+#[cfg(feature = "deploy")]
 pub mod deploy;
 
 pub use definition::{

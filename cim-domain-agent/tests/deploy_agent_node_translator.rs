@@ -1,16 +1,17 @@
 //! `AgentNodeTranslator` plugs agents into the graph translator: every `agent` node becomes a
-//! container on the host the graph places it on, NATS comes from the message bus it talks to,
-//! the graph's reservation becomes its limits, the flake gains the `cim-leaf` input, and every
-//! emitted file parses with rnix and `nix-instantiate --parse`.
+//! container on the host the graph places it on, with the GPUs granted to it, NATS comes from
+//! the message bus it talks to, the graph's reservation becomes its limits, the flake gains the
+//! `cim-leaf` input, and every emitted file parses with rnix and `nix-instantiate --parse`.
+//! Problems the translator can see before translating (a definition that names another agent,
+//! a placement contradicting `target_node`) are found by its check phase.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cim_domain_agent::deploy::AgentNodeTranslator;
 use cim_domain_agent::deploy::nixos::ContainerOptions;
-use cim_domain_graph::GraphDocument;
-use cim_domain_graph::translate::{
-    FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry, TranslationError,
-};
+use cim_domain_agent::deploy::{AgentNodeTranslator, AgentSource, PlacedAgent};
+use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, NodeTranslatorRegistry};
+use cim_domain_graph::{GraphDocument, ValidationError};
 use cim_domain_nix::NixTool;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -19,19 +20,37 @@ fn agents_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/agents")
 }
 
-fn translator() -> FlakeTranslator {
+/// A translator for the given agent nodes: (node, definition file, granted GPU numbers).
+fn translator(
+    agents: &[(&str, &str, &[u32])],
+) -> Result<FlakeTranslator, Box<dyn std::error::Error>> {
+    let mut placed = BTreeMap::new();
+    for (node, file, gpus) in agents {
+        let agent = PlacedAgent {
+            source: AgentSource::read(agents_dir().join(file))?,
+            gpu_devices: gpus.to_vec(),
+        };
+        placed.insert((*node).to_owned(), agent);
+    }
     let mut registry = NodeTranslatorRegistry::with_builtins();
     registry.register(
         "agent",
-        AgentNodeTranslator::new(agents_dir(), ContainerOptions::default())
+        AgentNodeTranslator::new(placed, ContainerOptions::default())?
             .with_flake_url("github:example/cim-leaf"),
     );
-    FlakeTranslator::new(registry)
+    Ok(FlakeTranslator::new(registry))
+}
+
+fn fleet_translator() -> Result<FlakeTranslator, Box<dyn std::error::Error>> {
+    translator(&[
+        ("sage", "sage.md", &[1]),
+        ("nix-expert", "nix-expert.md", &[]),
+    ])
 }
 
 const FLEET: &str = r#"
 hosts:
-  - { name: gpu-1, addresses: [10.0.0.2], gpus: [{ model: L40S }] }
+  - { name: gpu-1, addresses: [10.0.0.2], gpus: [{ model: L40S, compute_capability: '8.9', count: 2 }] }
   - { name: host-a, addresses: [10.0.0.3] }
 nodes:
   - { name: bus, type: message_bus, host: host-a }
@@ -49,7 +68,7 @@ edges:
 #[test]
 fn agent_nodes_become_containers_on_their_graph_hosts() -> TestResult {
     let graph = GraphDocument::from_yaml_str(FLEET)?.to_graph()?;
-    let spec = translator().translate_graph(&graph)?;
+    let spec = fleet_translator()?.translate_graph(&graph)?;
     let gpu = spec.file("hosts/gpu-1.nix").ok_or("no hosts/gpu-1.nix")?;
     let host_a = spec.file("hosts/host-a.nix").ok_or("no hosts/host-a.nix")?;
     assert!(gpu.contains("containers.cim-agent-sage = {"), "{gpu}");
@@ -58,7 +77,9 @@ fn agent_nodes_become_containers_on_their_graph_hosts() -> TestResult {
         host_a.contains("containers.cim-agent-nix-expert = {"),
         "{host_a}"
     );
-    assert!(gpu.contains("node = \"/dev/nvidia0\";"), "{gpu}");
+    // The container gets the GPU granted to it, and no other.
+    assert!(gpu.contains("node = \"/dev/nvidia1\";"), "{gpu}");
+    assert!(!gpu.contains("/dev/nvidia0"), "{gpu}");
     assert!(
         gpu.contains("\"d /var/lib/cim-agents/sage 0750 - - -\""),
         "{gpu}"
@@ -90,7 +111,7 @@ fn agent_nodes_become_containers_on_their_graph_hosts() -> TestResult {
 #[test]
 fn every_file_of_a_fleet_with_agents_parses() -> TestResult {
     let graph = GraphDocument::from_yaml_str(FLEET)?.to_graph()?;
-    let spec = translator().translate_graph(&graph)?;
+    let spec = fleet_translator()?.translate_graph(&graph)?;
     let tool = NixTool::detect()?;
     for (path, text) in spec.files() {
         let name = path.display().to_string();
@@ -102,13 +123,13 @@ fn every_file_of_a_fleet_with_agents_parses() -> TestResult {
             tool.parse(&name, text)?;
         }
     }
-    let again = translator().translate_graph(&graph)?;
+    let again = fleet_translator()?.translate_graph(&graph)?;
     assert_eq!(again.files(), spec.files(), "translation is deterministic");
     Ok(())
 }
 
 #[test]
-fn graph_placement_contradicting_target_node_is_an_error() -> TestResult {
+fn graph_placement_contradicting_target_node_is_a_problem_of_the_check() -> TestResult {
     let yaml = r#"
 hosts:
   - { name: gpu-1 }
@@ -117,33 +138,47 @@ nodes:
   - { name: nix-expert, type: agent, host: host-b, definition: nix-expert.md }
 "#;
     let graph = GraphDocument::from_yaml_str(yaml)?.to_graph()?;
-    let result = translator().translate_graph(&graph);
-    let Err(error @ TranslationError::Node { .. }) = result else {
-        return Err(format!("expected a node error, got {result:?}").into());
-    };
+    let problems = translator(&[("nix-expert", "nix-expert.md", &[])])?
+        .check_graph(&graph)
+        .err()
+        .ok_or("the check should fail")?;
     assert_eq!(
-        error.to_string(),
-        "node `nix-expert` (agent): agent nix-expert: deployment.target_node is host-a but the graph runs it on host-b"
+        problems.problems(),
+        [ValidationError::InvalidField {
+            node: "nix-expert".to_owned(),
+            field: "host".to_owned(),
+            reason:
+                "agent nix-expert: deployment.target_node is host-a but the graph runs it on host-b"
+                    .to_owned(),
+        }]
     );
     Ok(())
 }
 
 #[test]
-fn a_missing_definition_file_names_the_node_and_file() -> TestResult {
+fn a_node_named_unlike_its_definition_is_a_problem() -> TestResult {
     let yaml = r#"
 hosts: [{ name: host-a }]
 nodes:
+  - { name: helper, type: agent, host: host-a, definition: nix-expert.md }
   - { name: ghost, type: agent, host: host-a, definition: ghost.md }
 "#;
     let graph = GraphDocument::from_yaml_str(yaml)?.to_graph()?;
-    let message = translator()
-        .translate_graph(&graph)
+    let problems = translator(&[("helper", "nix-expert.md", &[])])?
+        .check_graph(&graph)
         .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        .ok_or("the check should fail")?;
+    let text = problems.to_string();
+    assert_eq!(problems.problems().len(), 2, "{text}");
     assert!(
-        message.starts_with("node `ghost` (agent): ") && message.contains("ghost.md"),
-        "{message}"
+        text.contains("node `helper`, field `name`: the node is named `helper` but its definition nix-expert.md names the agent `nix-expert`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "node `ghost`, field `definition`: no agent definition was loaded for ghost.md"
+        ),
+        "{text}"
     );
     Ok(())
 }
@@ -159,7 +194,7 @@ edges:
   - { from: api, to: ddd-expert, type: depends_on }
 "#;
     let graph = GraphDocument::from_yaml_str(yaml)?.to_graph()?;
-    let spec = translator().translate_graph(&graph)?;
+    let spec = translator(&[("ddd-expert", "ddd-expert.md", &[])])?.translate_graph(&graph)?;
     let host = spec.file("hosts/host-a.nix").ok_or("no host file")?;
     assert!(
         host.contains("\"container@cim-agent-ddd-expert.service\""),

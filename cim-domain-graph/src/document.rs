@@ -387,3 +387,19 @@ impl TryFrom<GraphDocument> for DeploymentGraph {
         document.to_graph()
     }
 }
+
+/// A graph serialises as its document.
+impl Serialize for DeploymentGraph {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_document().serialize(serializer)
+    }
+}
+
+/// A graph deserialises from its document; one with problems is refused with all of them.
+impl<'de> Deserialize<'de> for DeploymentGraph {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        GraphDocument::deserialize(deserializer)?
+            .to_graph()
+            .map_err(serde::de::Error::custom)
+    }
+}

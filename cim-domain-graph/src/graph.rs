@@ -6,7 +6,6 @@ use petgraph::visit::EdgeRef;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::document::GraphDocument;
 use crate::edge::DeploymentEdgeType;
 use crate::node::DeploymentNode;
 
@@ -53,9 +52,9 @@ pub enum GraphError {
 /// placement or port conflicts, is checked by [`crate::validate_deployment_graph`], so a graph
 /// can be built step by step through invalid states.
 ///
-/// Serialises as its [`GraphDocument`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(into = "GraphDocument", try_from = "GraphDocument")]
+/// Serialises as its [`GraphDocument`](crate::GraphDocument) (the impls live in `document`, so
+/// this module depends on neither the file format nor validation).
+#[derive(Debug, Clone, Default)]
 pub struct DeploymentGraph {
     graph: StableDiGraph<DeploymentNode, DeploymentEdgeType>,
     index: FxHashMap<String, NodeIndex>,

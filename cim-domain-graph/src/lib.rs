@@ -42,12 +42,13 @@ mod node;
 pub mod translate;
 mod validate;
 
+pub use cim_gpu::DeclaredGpu;
 pub use document::{DocumentError, EdgeEntry, GraphDocument, HostEntry, NodeEntry};
 pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
-pub use name::{MAX_NAME_LEN, name_problem};
+pub use name::{MAX_NAME_LEN, name_problem, node_name_problem};
 pub use node::{
-    AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, GpuSpec, HostSpec,
+    AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,
     LoadBalancerSpec, MessageBusSpec, MonitoringSpec, Resources, ServiceSpec, StorageSource,
     StorageSpec,
 };

@@ -1,34 +1,29 @@
-//! Which names can become NixOS attribute names, systemd unit names, host names and container
-//! names at once.
+//! Which names a graph's nodes may have: the fleet naming rule of `cim-naming`, which makes a
+//! name valid at once as a NATS subject token, a NixOS container and host name, a Kubernetes
+//! DNS-1123 label, a systemd unit and a bare Nix attribute.
 
-/// Longest name accepted: the limit of a host name label.
-pub const MAX_NAME_LEN: usize = 63;
+use cim_naming::{AGENT_PREFIX, MAX_LABEL_LEN, fleet_name_problem};
 
-/// Why `name` cannot be used for a node, or `None` when it can.
-///
-/// A name is lowercase ASCII letters, digits and `-`, starts with a letter, does not end with
-/// `-` and has at most [`MAX_NAME_LEN`] characters. That set is safe unquoted in Nix attribute
-/// paths, as a systemd unit name, a DNS label and an `nixos-container` name.
-pub fn name_problem(name: &str) -> Option<&'static str> {
-    let Some(first) = name.chars().next() else {
-        return Some("it is empty");
+use crate::node::{DeploymentNode, DeploymentNodeType};
+
+/// Longest name accepted: the limit of a host name label (agents: less, see [`node_name_problem`]).
+pub const MAX_NAME_LEN: usize = MAX_LABEL_LEN;
+
+/// Why `name` cannot be used for a node, or `None` when it can: lowercase ASCII letters, digits
+/// and `-`, starting with a letter, not ending with `-`, not a Nix keyword, at most
+/// [`MAX_NAME_LEN`] characters.
+pub fn name_problem(name: &str) -> Option<String> {
+    fleet_name_problem(name, "")
+}
+
+/// Why `node`'s name cannot be used: [`name_problem`], and for agents also room for the
+/// `cim-agent-` prefix their containers and Kubernetes objects add (at most 53 characters).
+pub fn node_name_problem(node: &DeploymentNode) -> Option<String> {
+    let prefix = match node.node_type {
+        DeploymentNodeType::Agent(_) => AGENT_PREFIX,
+        _ => "",
     };
-    if name.len() > MAX_NAME_LEN {
-        return Some("it is longer than 63 characters");
-    }
-    if !first.is_ascii_lowercase() {
-        return Some("it must start with a lowercase letter");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Some("only lowercase letters, digits and `-` are allowed");
-    }
-    if name.ends_with('-') {
-        return Some("it must not end with `-`");
-    }
-    None
+    fleet_name_problem(&node.name, prefix)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use cim_gpu::{DeclaredGpu, DeclaredInventory};
 use serde::{Deserialize, Serialize};
 
 /// A named node of a deployment graph.
@@ -76,6 +77,12 @@ impl Resources {
     pub fn is_empty(&self) -> bool {
         self.cpu_millis == 0 && self.memory_mb == 0
     }
+
+    /// The systemd limits of the reservation (`CPUQuota`, `MemoryMax`), computed in one place
+    /// for every kind, agents included.
+    pub fn limits(&self) -> cim_domain_nix::ResourceLimits {
+        cim_domain_nix::ResourceLimits::reservation(self.cpu_millis, self.memory_mb)
+    }
 }
 
 /// A NixOS machine.
@@ -95,12 +102,30 @@ pub struct HostSpec {
     /// Memory in MiB available to the nodes placed here; `None` skips the over-commit check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
-    /// GPUs installed in the host.
+    /// GPUs installed in the host, in the allocator's declaration format (`cim_gpu::DeclaredGpu`:
+    /// `model`, `compute_capability` for NVIDIA, optional `memory_mb`, `count`, `uuids`).
+    /// NVIDIA GPUs are numbered `/dev/nvidia0`, `/dev/nvidia1`, ... in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<GpuSpec>,
+    pub gpus: Vec<DeclaredGpu>,
     /// `system.stateVersion` of the machine.
     #[serde(default = "default_state_version")]
     pub state_version: String,
+}
+
+impl HostSpec {
+    /// The number of GPUs the host declares.
+    pub fn gpu_count(&self) -> u64 {
+        self.gpus.iter().map(DeclaredGpu::device_count).sum()
+    }
+
+    /// The host's GPUs as the allocator's declared inventory of host `host`.
+    pub fn gpu_inventory(&self, host: &str) -> DeclaredInventory {
+        DeclaredInventory {
+            host: host.to_owned(),
+            gpus: self.gpus.clone(),
+            source_name: format!("host `{host}`"),
+        }
+    }
 }
 
 impl Default for HostSpec {
@@ -122,17 +147,6 @@ fn default_system() -> String {
 
 fn default_state_version() -> String {
     "25.05".to_owned()
-}
-
-/// One GPU of a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GpuSpec {
-    /// Model name, such as `nvidia-l4`.
-    pub model: String,
-    /// Memory in MiB, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_mb: Option<u64>,
 }
 
 /// A systemd service.

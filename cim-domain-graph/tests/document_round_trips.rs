@@ -13,7 +13,7 @@ hosts:
     addresses: [10.0.0.1, fd00::1]
     cpu_cores: 8
     memory_mb: 16384
-    gpus: [{ model: nvidia-l4, memory_mb: 24576 }]
+    gpus: [{ model: nvidia-l4, compute_capability: '8.9', memory_mb: 24576 }]
     state_version: "24.11"
 nodes:
   - { name: api, type: service, host: core-1, package: hello, command: "hello --port 8080", port: 8080,

@@ -12,7 +12,7 @@ use cim_domain_nix::{AttrSet, Expr, ident, list};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WITH_AGENT: &str = r#"
-hosts: [{ name: gpu-1, gpus: [{ model: nvidia-l4 }] }]
+hosts: [{ name: gpu-1, gpus: [{ model: nvidia-l4, compute_capability: '8.9' }] }]
 nodes:
   - { name: planner, type: agent, host: gpu-1, definition: agents/planner.md, gpus: 1 }
   - { name: nightly, type: custom, kind: backup, host: gpu-1, config: { paths: [/var/lib] } }
@@ -60,14 +60,11 @@ impl NodeTranslator for Agents {
     }
 }
 
-/// Fails on every node, to show how an outside translator's error is reported.
+/// Fails on every node, to show how an outside translator's error is reported. It relies on
+/// the trait's defaults for `check` and `systemd_unit`.
 struct Broken;
 
 impl NodeTranslator for Broken {
-    fn systemd_unit(&self, _node: &DeploymentNode) -> Option<String> {
-        None
-    }
-
     fn translate(
         &self,
         node: &DeploymentNode,
@@ -111,12 +108,12 @@ fn nodes_without_a_translator_are_errors_naming_them() -> TestResult {
         errors.problems(),
         [
             ValidationError::NoTranslator {
-                node: "planner".into(),
-                kind: "agent".into()
-            },
-            ValidationError::NoTranslator {
                 node: "nightly".into(),
                 kind: "backup".into()
+            },
+            ValidationError::NoTranslator {
+                node: "planner".into(),
+                kind: "agent".into()
             },
         ]
     );
@@ -179,9 +176,6 @@ fn a_failing_translator_is_reported_with_the_node_and_kind() -> TestResult {
 fn two_different_shared_modules_under_one_name_are_refused() -> TestResult {
     struct Clash;
     impl NodeTranslator for Clash {
-        fn systemd_unit(&self, _node: &DeploymentNode) -> Option<String> {
-            None
-        }
         fn translate(
             &self,
             node: &DeploymentNode,
@@ -212,5 +206,114 @@ nodes:
         return Err("differing shared modules must conflict".into());
     };
     assert_eq!(name, "owner");
+    Ok(())
+}
+
+#[test]
+fn translator_errors_of_several_nodes_are_reported_together() -> TestResult {
+    let graph = GraphDocument::from_yaml_str(
+        r#"
+hosts: [{ name: a }, { name: b }]
+nodes:
+  - { name: weekly, type: custom, kind: backup, host: b }
+  - { name: nightly, type: custom, kind: backup, host: a }
+  - { name: web, type: service, host: a, package: hello }
+"#,
+    )?
+    .to_graph()?;
+    let mut translator = FlakeTranslator::default();
+    translator.registry_mut().register("backup", Broken);
+    let Err(error) = translator.translate_graph(&graph) else {
+        return Err("failing translators must fail the translation".into());
+    };
+    let failures: Vec<String> = error.failures().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        failures,
+        [
+            "node `nightly` (backup): no backup target configured",
+            "node `weekly` (backup): no backup target configured",
+        ]
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("translation failed on 2 nodes:"),
+        "{error}"
+    );
+    Ok(())
+}
+
+/// Checks that `config.paths` is a list of absolute paths.
+struct CheckedBackup;
+
+impl NodeTranslator for CheckedBackup {
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        _context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
+        let DeploymentNodeType::Custom { config, .. } = &node.node_type else {
+            return Vec::new();
+        };
+        let paths = config.get("paths").and_then(|p| p.as_array());
+        let ok = paths.is_some_and(|paths| {
+            paths
+                .iter()
+                .all(|p| p.as_str().is_some_and(|p| p.starts_with('/')))
+        });
+        if ok {
+            Vec::new()
+        } else {
+            vec![ValidationError::InvalidField {
+                node: node.name.clone(),
+                field: "config.paths".to_owned(),
+                reason: "a list of absolute paths is required".to_owned(),
+            }]
+        }
+    }
+
+    fn translate(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+        modules: &mut HostModules,
+    ) -> Result<(), TranslationError> {
+        Backup.translate(node, context, modules)
+    }
+}
+
+#[test]
+fn a_custom_kind_whose_config_check_fails_is_reported_with_the_graphs_problems() -> TestResult {
+    let graph = GraphDocument::from_yaml_str(
+        r#"
+hosts: [{ name: a }]
+nodes:
+  - { name: nightly, type: custom, kind: backup, host: a, config: { paths: [var/lib] } }
+  - { name: hourly, type: custom, kind: backup, host: a, config: { paths: [/srv] } }
+  - { name: web, type: service, package: hello }
+"#,
+    )?
+    .to_graph()?;
+    let mut translator = FlakeTranslator::default();
+    translator.registry_mut().register("backup", CheckedBackup);
+    let Err(problems) = translator.check_graph(&graph) else {
+        return Err("a bad config must fail the check".into());
+    };
+    assert_eq!(
+        problems.problems(),
+        [
+            ValidationError::NotPlaced { node: "web".into() },
+            ValidationError::InvalidField {
+                node: "nightly".into(),
+                field: "config.paths".into(),
+                reason: "a list of absolute paths is required".into(),
+            },
+        ]
+    );
+    // translate_graph checks first, so it reports the same problems and translates nothing.
+    let Err(TranslationError::Invalid(again)) = translator.translate_graph(&graph) else {
+        return Err("translate_graph must refuse the graph".into());
+    };
+    assert_eq!(again, problems);
     Ok(())
 }

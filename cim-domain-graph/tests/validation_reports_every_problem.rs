@@ -137,7 +137,7 @@ edges: [{ from: s, to: h2, type: runs_on }]
 fn agents_asking_for_more_gpus_than_the_host_has_are_reported() -> TestResult {
     let problems = problems_of(
         r#"
-hosts: [{ name: gpu-box, gpus: [{ model: nvidia-l4 }] }]
+hosts: [{ name: gpu-box, gpus: [{ model: nvidia-l4, compute_capability: '8.9' }] }]
 nodes:
   - { name: planner, type: agent, host: gpu-box, definition: agents/planner.md, gpus: 1 }
   - { name: coder, type: agent, host: gpu-box, definition: agents/coder.md, gpus: 1 }

@@ -85,6 +85,17 @@ impl Flake {
         Ok(self)
     }
 
+    /// Binds the whole `outputs` argument as `inputs` (`{ self, ... }@inputs`), so outputs can
+    /// hand every input to NixOS modules (`specialArgs = { inherit inputs; }`).
+    pub fn bind_inputs(&mut self) -> &mut Self {
+        // `inputs` is a valid identifier and no input may be named so (it is the binding), so
+        // this cannot fail; the pattern is kept as it was if it did.
+        if let Ok(bound) = self.arguments.clone().bind("inputs") {
+            self.arguments = bound;
+        }
+        self
+    }
+
     /// Adds a `let` binding around the outputs set (e.g. `system = "x86_64-linux";`).
     pub fn let_binding(&mut self, name: &str, value: impl Into<Expr>) -> &mut Self {
         self.let_bindings.insert(name, value);

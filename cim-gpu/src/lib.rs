@@ -23,7 +23,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let declared = DeclaredInventory::parse(
-//!     "host: node-a\ngpus:\n  - model: NVIDIA L4\n    vram_mib: 23034\n    compute_capability: '8.9'\n    count: 2\n",
+//!     "host: node-a\ngpus:\n  - model: NVIDIA L4\n    memory_mb: 23034\n    compute_capability: '8.9'\n    count: 2\n",
 //!     "node-a.yaml",
 //! )?;
 //! let mut pool = GpuPool::default();

@@ -9,11 +9,11 @@ const NODE: &str = "\
 host: gpu-node-1
 gpus:
   - model: NVIDIA H100 80GB HBM3
-    vram_mib: 81559
+    memory_mb: 81559
     compute_capability: \"9.0\"
     count: 2
   - model: NVIDIA L4
-    vram_mib: 23034
+    memory_mb: 23034
     compute_capability: \"8.9\"
     uuids: [GPU-aaaa, GPU-bbbb]
   - vendor: apple
@@ -83,7 +83,7 @@ fn invalid_declarations_name_file_and_field() -> TestResult {
     let zero = error_of("gpus:\n  - model: X\n    vram_mib: 0\n    compute_capability: '8.0'\n")?;
     assert_eq!(
         zero.to_string(),
-        "bad.yaml: gpus[0].vram_mib: must be greater than zero"
+        "bad.yaml: gpus[0].memory_mb: must be greater than zero"
     );
     let mismatch = error_of(
         "gpus:\n  - model: X\n    vram_mib: 1\n    compute_capability: '8.0'\n    count: 3\n    uuids: [GPU-1]\n",
@@ -120,5 +120,63 @@ fn syntax_errors_and_unknown_fields_give_a_line() -> TestResult {
         }
         other => return Err(format!("expected a syntax error, got {other}").into()),
     }
+    Ok(())
+}
+
+#[test]
+fn nvidia_gpus_are_numbered_across_groups_in_declaration_order() -> TestResult {
+    let devices = DeclaredInventory::parse(NODE, "node.yaml")?.devices()?;
+    let indices: Vec<u32> = devices
+        .iter()
+        .filter_map(|device| match device {
+            GpuDevice::Nvidia(gpu) => Some(gpu.index),
+            GpuDevice::AppleSilicon(_) => None,
+        })
+        .collect();
+    assert_eq!(indices, [0, 1, 2, 3]);
+    Ok(())
+}
+
+#[test]
+fn a_gpu_of_unknown_memory_is_granted_whole_when_pinned() -> TestResult {
+    use cim_gpu::{
+        AllocationId, AllocationRequest, GpuPool, GpuRequirements, MemoryRequest, PoolCommand,
+        PoolConfig, PoolEvent, Priority,
+    };
+    let declared = DeclaredInventory::parse(
+        "host: h\ngpus:\n  - model: NVIDIA L4\n    compute_capability: '8.9'\n",
+        "h.yaml",
+    )?;
+    let device = declared.devices()?.remove(0).view();
+    assert_eq!(device.memory_bytes, 0);
+    let mut pool = GpuPool::default();
+    pool.execute(PoolCommand::CreatePool {
+        config: PoolConfig::default(),
+    })?;
+    pool.execute(PoolCommand::RegisterDevice {
+        device: device.clone(),
+    })?;
+    let request = |agent: &str| AllocationRequest {
+        allocation_id: AllocationId::new(),
+        agent: agent.to_owned(),
+        memory: MemoryRequest::WholeGpu,
+        requirements: GpuRequirements {
+            pinned_uuid: Some(device.uuid.clone()),
+            ..GpuRequirements::default()
+        },
+        priority: Priority(10),
+    };
+    let granted = pool.execute(PoolCommand::Allocate {
+        request: request("a"),
+    })?;
+    assert!(matches!(&granted[..], [PoolEvent::GpuAllocated { .. }]));
+    // Still exclusive: a second whole-GPU request for it is refused.
+    let refused = pool.execute(PoolCommand::Allocate {
+        request: request("b"),
+    })?;
+    assert!(matches!(
+        &refused[..],
+        [PoolEvent::AllocationRejected { .. }]
+    ));
     Ok(())
 }

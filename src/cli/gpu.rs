@@ -135,7 +135,7 @@ mod tests {
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     fn declared() -> Result<LocalInventory, Box<dyn std::error::Error>> {
-        let text = "host: h\ngpus:\n  - model: NVIDIA L4\n    vram_mib: 23034\n    compute_capability: '8.9'\n    uuids: [GPU-1]\n";
+        let text = "host: h\ngpus:\n  - model: NVIDIA L4\n    memory_mb: 23034\n    compute_capability: '8.9'\n    uuids: [GPU-1]\n";
         Ok(LocalInventory {
             devices: DeclaredInventory::parse(text, "h.yaml")?.devices()?,
             unavailable: vec![(

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use cim_domain_agent::deploy::fleet_translator;
-use cim_domain_graph::translate::{FlakeTranslator, GraphToNixTranslator, TranslationError};
-use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
+use cim_domain_graph::translate::TranslationError;
+use cim_domain_graph::{DeploymentGraph, ValidationErrors};
+use cim_leaf::{Fleet, FleetError, FleetOptions};
 use serde_json::{Value, json};
 
 /// Arguments of `cim-leaf translate`.
@@ -40,9 +40,7 @@ enum Failure {
 
 /// Runs `cim-leaf translate`.
 pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
-    // Agent `definition` paths are relative to the graph file.
-    let translator = fleet_translator(args.graph.parent().unwrap_or(Path::new(".")));
-    match translate(&args, &translator) {
+    match translate(&args) {
         Ok(report) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -58,22 +56,18 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn translate(args: &TranslateArgs, translator: &FlakeTranslator) -> Result<Value, Failure> {
-    let document = GraphDocument::from_path(&args.graph)
-        .map_err(|error| Failure::Unreadable(error.to_string()))?;
-    let (graph, mut problems) = document.to_graph_with_problems();
-    match translator.validate_deployment_graph(&graph) {
-        Ok(()) => {}
-        Err(TranslationError::Invalid(errors)) => problems.extend(errors.0),
-        Err(other) => return Err(failure(other)),
-    }
-    if !problems.is_empty() {
-        return Err(Failure::Invalid(ValidationErrors(problems)));
-    }
-    let counts = counts(&graph);
-    // `--check` translates too, in memory: a problem only translation finds (an agent
-    // definition that cannot be read, say) must fail the check, not the later deploy.
-    let spec = translator.translate_graph(&graph).map_err(failure)?;
+fn translate(args: &TranslateArgs) -> Result<Value, Failure> {
+    // The graph, its agent definitions (relative to the graph file), the translators' checks
+    // and GPU requests are all checked here, every problem at once.
+    let fleet = Fleet::load(&args.graph, FleetOptions::default()).map_err(|error| match error {
+        FleetError::Unreadable(error) => Failure::Unreadable(error.to_string()),
+        FleetError::Invalid(errors) => Failure::Invalid(errors),
+        FleetError::Agents(error) => Failure::Failed(error.to_string()),
+    })?;
+    let counts = counts(fleet.graph());
+    // `--check` translates too, in memory, so a problem only translation finds fails the
+    // check, not the later deploy.
+    let spec = fleet.translate().map_err(failure)?;
     spec.check_syntax().map_err(failure)?;
     let Some(out) = args.out.as_deref().filter(|_| !args.check) else {
         return Ok(json!({ "status": "valid", "graph": args.graph, "counts": counts }));

@@ -1,8 +1,9 @@
 //! Validated identity newtypes: [`AgentName`] and [`AgentId`].
 //!
 //! A name ends up as a NATS subject token (`cim.agents.<name>.heartbeat`), a systemd unit and
-//! container name (`cim-agent-<name>`) and a Kubernetes namespace, so it is checked once, here,
-//! against the strictest of those rules: an RFC 1123 label.
+//! container name (`cim-agent-<name>`), a Kubernetes namespace and the name of the graph node
+//! that deploys the agent, so it is checked once, here, with the fleet naming rule of
+//! `cim-naming` (the same rule as graph node names, with room for the `cim-agent-` prefix).
 
 use std::fmt;
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Longest accepted name: 63 (RFC 1123 label) minus the `cim-agent-` prefix deployments add.
-pub const MAX_NAME_LEN: usize = 53;
+pub const MAX_NAME_LEN: usize = cim_naming::MAX_LABEL_LEN - cim_naming::AGENT_PREFIX.len();
 
 /// Namespace for [`AgentId::from_name`]; fixed forever so derived ids stay stable.
 const AGENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_5e0e_2f4b_4f6e_9c3d_8b1a_7e2f_0c41);
@@ -29,14 +30,22 @@ pub enum NameError {
         "name contains {0:?}; only lowercase letters, digits and '-' are allowed (NATS token and container name)"
     )]
     BadCharacter(char),
-    /// The name starts or ends with `-`.
-    #[error("name must start and end with a lowercase letter or digit")]
+    /// The name does not start with a lowercase letter, or ends with `-`.
+    #[error("name must start with a lowercase letter and end with a lowercase letter or digit")]
     BadEdge,
+    /// The name breaks another rule of the fleet naming rule (it is a Nix keyword).
+    #[error("name {name:?} cannot be used: {reason}")]
+    Reserved {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// An agent name valid as a NATS subject token, a container name and a Kubernetes namespace:
-/// lowercase ASCII letters, digits and `-`, starting and ending with a letter or digit, at most
-/// [`MAX_NAME_LEN`] characters.
+/// An agent name valid as a NATS subject token, a container name, a Kubernetes namespace and a
+/// graph node name: lowercase ASCII letters, digits and `-`, starting with a letter, ending with
+/// a letter or digit, not a Nix keyword, at most [`MAX_NAME_LEN`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AgentName(String);
@@ -58,8 +67,12 @@ impl AgentName {
         {
             return Err(NameError::BadCharacter(bad));
         }
-        if name.starts_with('-') || name.ends_with('-') {
+        if !name.starts_with(|c: char| c.is_ascii_lowercase()) || name.ends_with('-') {
             return Err(NameError::BadEdge);
+        }
+        // The one rule (`cim-naming`) decides; the checks above only say precisely why.
+        if let Some(reason) = cim_naming::fleet_name_problem(&name, cim_naming::AGENT_PREFIX) {
+            return Err(NameError::Reserved { name, reason });
         }
         Ok(Self(name))
     }
@@ -140,6 +153,12 @@ mod tests {
         assert_eq!(AgentName::new("x>"), Err(NameError::BadCharacter('>')));
         assert_eq!(AgentName::new("-a"), Err(NameError::BadEdge));
         assert_eq!(AgentName::new("a".repeat(54)), Err(NameError::TooLong(54)));
+        // Graph node names start with a letter; an agent is deployed by a node of its name.
+        assert_eq!(AgentName::new("1a"), Err(NameError::BadEdge));
+        assert!(matches!(
+            AgentName::new("rec"),
+            Err(NameError::Reserved { .. })
+        ));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub enum DeployError {
     },
     /// A target node is not usable as a host name.
     #[error(
-        "agent {agent}: deployment.target_node {host:?} is not a host name (letters, digits, inner '-')"
+        "agent {agent}: deployment.target_node {host:?} is not a host name (lowercase letters, digits and inner '-', starting with a letter)"
     )]
     InvalidHost {
         /// The agent.

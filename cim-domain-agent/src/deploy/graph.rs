@@ -1,29 +1,28 @@
 //! The [`NodeTranslator`] for `agent` nodes of a deployment graph: each agent node becomes a
 //! container on the host the graph places it on, exactly as [`to_nixos_containers`] builds it.
 //!
-//! What the graph says wins over the definition, and the operator's overrides win over both:
-//! the graph's placement (`runs_on`) must agree with `deployment.target_node` when the
-//! definition names one, its CPU and memory reservation becomes `cpuQuota`/`memoryMax`, its GPU
-//! count is added when larger, and a `connects_to`/`publishes_to`/`subscribes_to` edge to a
-//! message bus gives the NATS URL.
+//! The translator is given everything up front — each node's definition, already read, and the
+//! GPUs granted to it — and allocates container addresses once, when it is made; translating
+//! does no I/O. What the graph says wins over the definition, and the operator's overrides win
+//! over both: the graph's placement (`runs_on`) must agree with `deployment.target_node` when
+//! the definition names one, its CPU and memory reservation becomes `cpuQuota`/`memoryMax`, the
+//! GPUs granted become the container's device nodes, and a
+//! `connects_to`/`publishes_to`/`subscribes_to` edge to a message bus gives the NATS URL.
 //!
 //! [`to_nixos_containers`]: super::nixos::to_nixos_containers
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use cim_domain_graph::translate::{
-    FlakeTranslator, HostModule, HostModules, NodeTranslator, NodeTranslatorRegistry,
-    TranslationContext, TranslationError,
+    HostModule, HostModules, NodeTranslator, TranslationContext, TranslationError,
 };
-use cim_domain_graph::{DeploymentEdgeType, DeploymentNode, DeploymentNodeType};
+use cim_domain_graph::{DeploymentEdgeType, DeploymentNode, DeploymentNodeType, ValidationError};
 use cim_domain_nix::AttrPath;
 
 use super::error::DeployError;
 use super::nixos::{
-    AgentContainer, AgentModuleSource, ContainerOptions, VETH_INTERFACES, allocate,
-    open_nats_to_containers,
+    AgentContainer, AgentModuleSource, ContainerAddresses, ContainerOptions, VETH_INTERFACES,
+    allocate, open_nats_to_containers,
 };
 use super::settings::AgentSettings;
 use super::source::AgentSource;
@@ -32,51 +31,52 @@ use crate::definition::{CpuQuota, MemoryMax};
 /// The flake input that provides `nixosModules.agent`: this repository.
 pub const CIM_LEAF_FLAKE_URL: &str = concat!("git+", env!("CARGO_PKG_REPOSITORY"));
 
-/// The graph translator for every node kind this workspace knows: the built-in kinds plus
-/// `agent`, whose `definition` paths are read relative to `definitions_dir` (usually the graph
-/// file's directory) and placed with the default [`ContainerOptions`].
-pub fn fleet_translator(definitions_dir: impl Into<PathBuf>) -> FlakeTranslator {
-    let mut registry = NodeTranslatorRegistry::with_builtins();
-    registry.register(
-        "agent",
-        AgentNodeTranslator::new(definitions_dir, ContainerOptions::default()),
-    );
-    FlakeTranslator::new(registry)
+/// One agent node, resolved: its definition and the GPUs granted to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedAgent {
+    /// The definition the node's `definition` names, already read.
+    pub source: AgentSource,
+    /// Host-wide numbers of the NVIDIA GPUs granted to the agent (`/dev/nvidia<n>`), as the
+    /// allocator decided; empty for an agent without GPUs.
+    pub gpu_devices: Vec<u32>,
 }
 
 /// Translates `agent` nodes into agent containers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AgentNodeTranslator {
-    definitions_dir: PathBuf,
+    agents: BTreeMap<String, (PlacedAgent, ContainerAddresses)>,
     options: ContainerOptions,
     flake_url: String,
-    /// Definitions by reference, loaded once: `systemd_unit` and `translate` both need them.
-    loaded: Mutex<HashMap<String, AgentSource>>,
 }
 
 impl AgentNodeTranslator {
-    /// Resolves each node's `definition` as a path relative to `definitions_dir` (or as the name
-    /// or id of an agent given with [`with_agents`](Self::with_agents)).
-    pub fn new(definitions_dir: impl Into<PathBuf>, options: ContainerOptions) -> Self {
-        Self {
-            definitions_dir: definitions_dir.into(),
+    /// A translator for the agent nodes named by the keys of `agents`. Container addresses are
+    /// allocated here, once, over every agent node, so they are unique across hosts and do not
+    /// depend on the order nodes are translated in.
+    ///
+    /// # Errors
+    /// [`DeployError::Subnet`] when `options.subnet` cannot hold every agent.
+    pub fn new(
+        agents: BTreeMap<String, PlacedAgent>,
+        options: ContainerOptions,
+    ) -> Result<Self, DeployError> {
+        let addresses: BTreeMap<String, ContainerAddresses> =
+            allocate(agents.keys().map(String::as_str), options.subnet)?
+                .into_iter()
+                .map(|(node, pair)| (node.to_owned(), pair))
+                .collect();
+        let agents = agents
+            .into_iter()
+            .filter_map(|(node, agent)| {
+                let pair = addresses.get(node.as_str()).copied()?;
+                Some((node, (agent, pair)))
+            })
+            .collect();
+        Ok(Self {
+            agents,
             options,
             flake_url: CIM_LEAF_FLAKE_URL.to_owned(),
-            loaded: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Makes already parsed agents available by name and by id.
-    #[must_use]
-    pub fn with_agents(self, agents: impl IntoIterator<Item = AgentSource>) -> Self {
-        {
-            let mut loaded = self.lock();
-            for agent in agents {
-                loaded.insert(agent.definition.id.to_string(), agent.clone());
-                loaded.insert(agent.name().to_owned(), agent);
-            }
-        }
-        self
+        })
     }
 
     /// Sets the URL of the flake input that provides the agent module.
@@ -86,20 +86,88 @@ impl AgentNodeTranslator {
         self
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentSource>> {
-        // A panic elsewhere cannot leave the cache half-written (inserts are single calls).
-        self.loaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The container addresses of the agent node `node`.
+    pub fn addresses(&self, node: &str) -> Option<ContainerAddresses> {
+        self.agents.get(node).map(|(_, addresses)| *addresses)
     }
 
-    fn resolve(&self, reference: &str) -> Result<AgentSource, DeployError> {
-        if let Some(agent) = self.lock().get(reference) {
-            return Ok(agent.clone());
+    /// The settings `node` runs with: its definition's under the operator's overrides, with the
+    /// graph's NATS URL and reservation.
+    fn settings(
+        &self,
+        node: &DeploymentNode,
+        agent: &PlacedAgent,
+        context: &TranslationContext<'_>,
+    ) -> Result<AgentSettings, DeployError> {
+        let name = agent.source.name();
+        let mut overrides = self.options.overrides.clone();
+        if overrides.nats_url.is_none() {
+            overrides.nats_url = nats_from_graph(node, context);
         }
-        let agent = AgentSource::read(resolve_path(&self.definitions_dir, reference))?;
-        self.lock().insert(reference.to_owned(), agent.clone());
-        Ok(agent)
+        if let DeploymentNodeType::Agent(spec) = &node.node_type {
+            // The graph's reservation becomes limits the way every other node's does.
+            let limits = spec.resources.limits();
+            let unit = |source| DeployError::Unit {
+                agent: name.to_owned(),
+                source,
+            };
+            if overrides.cpu_quota.is_none()
+                && let Some(percent) = limits.cpu_quota_percent
+            {
+                overrides.cpu_quota = Some(CpuQuota::parse(&format!("{percent}%")).map_err(unit)?);
+            }
+            if overrides.memory_max.is_none()
+                && let Some(memory) = &limits.memory_max
+            {
+                overrides.memory_max = Some(MemoryMax::parse(memory.as_str()).map_err(unit)?);
+            }
+        }
+        let mut settings = AgentSettings::resolve(&agent.source.definition, &overrides)?;
+        settings.gpus = u32::try_from(agent.gpu_devices.len()).unwrap_or(u32::MAX);
+        Ok(settings)
+    }
+
+    fn problems(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Result<(), (&'static str, String)> {
+        let DeploymentNodeType::Agent(spec) = &node.node_type else {
+            return Err(("type", format!("node {} is not an agent node", node.name)));
+        };
+        let Some((agent, _)) = self.agents.get(&node.name) else {
+            return Err((
+                "definition",
+                format!("no agent definition was loaded for {}", spec.definition),
+            ));
+        };
+        let name = agent.source.name();
+        if name != node.name {
+            return Err((
+                "name",
+                format!(
+                    "the node is named `{}` but its definition {} names the agent `{name}`; an \
+                     agent node carries its agent's name (containers, subjects and GPU grants \
+                     are keyed by it)",
+                    node.name, spec.definition
+                ),
+            ));
+        }
+        if let (Some(target), Some(host)) = (
+            &agent.source.definition.deployment.target_node,
+            context.host_of(&node.name),
+        ) && *target != host.name
+        {
+            let error = DeployError::PlacementConflict {
+                agent: name.to_owned(),
+                target_node: target.clone(),
+                host: host.name.clone(),
+            };
+            return Err(("host", error.to_string()));
+        }
+        self.settings(node, agent, context)
+            .map(drop)
+            .map_err(|error| ("definition", error.to_string()))
     }
 
     fn translate_agent(
@@ -109,76 +177,26 @@ impl AgentNodeTranslator {
         modules: &mut HostModules,
     ) -> Result<(), TranslationError> {
         let fail = |error: DeployError| TranslationError::node(node, error);
-        let DeploymentNodeType::Agent(spec) = &node.node_type else {
-            return Err(fail(DeployError::NotAnAgentNode {
+        let (agent, addresses) = self.agents.get(&node.name).ok_or_else(|| {
+            fail(DeployError::NotAnAgentNode {
                 node: node.name.clone(),
-            }));
-        };
-        let agent = self.resolve(&spec.definition).map_err(fail)?;
+            })
+        })?;
         let host = context.host_name(node)?;
-        if let Some(target) = &agent.definition.deployment.target_node
-            && target != host
-        {
-            return Err(fail(DeployError::PlacementConflict {
-                agent: agent.name().to_owned(),
-                target_node: target.clone(),
-                host: host.to_owned(),
-            }));
-        }
-
-        let mut overrides = self.options.overrides.clone();
-        if overrides.nats_url.is_none() {
-            overrides.nats_url = nats_from_graph(node, context);
-        }
-        let resources = spec.resources;
-        if overrides.cpu_quota.is_none() && resources.cpu_millis > 0 {
-            let percent = resources.cpu_millis.div_ceil(10);
-            overrides.cpu_quota = Some(
-                CpuQuota::parse(&format!("{percent}%"))
-                    .map_err(|source| DeployError::Unit {
-                        agent: agent.name().to_owned(),
-                        source,
-                    })
-                    .map_err(fail)?,
-            );
-        }
-        if overrides.memory_max.is_none() && resources.memory_mb > 0 {
-            overrides.memory_max = Some(
-                MemoryMax::parse(&format!("{}M", resources.memory_mb))
-                    .map_err(|source| DeployError::Unit {
-                        agent: agent.name().to_owned(),
-                        source,
-                    })
-                    .map_err(fail)?,
-            );
-        }
-        let mut settings = AgentSettings::resolve(&agent.definition, &overrides).map_err(fail)?;
-        settings.gpus = settings.gpus.max(spec.gpus);
-
-        // Addresses are allocated over every agent node of the graph, so they are unique
-        // across hosts and do not depend on which node is translated first.
-        let agent_nodes = context
-            .graph()
-            .nodes()
-            .filter(|n| matches!(n.node_type, DeploymentNodeType::Agent(_)))
-            .map(|n| n.name.as_str());
-        let addresses = allocate(agent_nodes, self.options.subnet)
-            .map_err(DeployError::from)
-            .map_err(fail)?
-            .get(node.name.as_str())
-            .copied()
-            .ok_or_else(|| {
-                fail(DeployError::NotAnAgentNode {
-                    node: node.name.clone(),
-                })
-            })?;
-        let container =
-            AgentContainer::build(&agent, &settings, addresses, &self.options).map_err(fail)?;
+        let settings = self.settings(node, agent, context).map_err(fail)?;
+        let container = AgentContainer::build(
+            &agent.source,
+            &settings,
+            *addresses,
+            &agent.gpu_devices,
+            &self.options,
+        )
+        .map_err(fail)?;
         let module = modules.get_mut(host)?;
         let path = AttrPath::new(["containers".to_owned(), container.container_name()]);
         if module.config().get_path(path.clone()).is_some() {
             return Err(fail(DeployError::DuplicateAgent {
-                name: agent.name().to_owned(),
+                name: agent.source.name().to_owned(),
             }));
         }
         self.place(module, &container, path);
@@ -196,15 +214,6 @@ impl AgentNodeTranslator {
         if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
             module.add_flake_input(input.as_str(), self.flake_url.as_str());
         }
-    }
-}
-
-fn resolve_path(dir: &Path, reference: &str) -> PathBuf {
-    let path = Path::new(reference);
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        dir.join(path)
     }
 }
 
@@ -232,12 +241,25 @@ fn nats_from_graph(node: &DeploymentNode, context: &TranslationContext<'_>) -> O
 }
 
 impl NodeTranslator for AgentNodeTranslator {
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
+        match self.problems(node, context) {
+            Ok(()) => Vec::new(),
+            Err((field, reason)) => vec![ValidationError::InvalidField {
+                node: node.name.clone(),
+                field: field.to_owned(),
+                reason,
+            }],
+        }
+    }
+
     fn systemd_unit(&self, node: &DeploymentNode) -> Option<String> {
-        let DeploymentNodeType::Agent(spec) = &node.node_type else {
-            return None;
-        };
-        let agent = self.resolve(&spec.definition).ok()?;
-        Some(format!("container@cim-agent-{}", agent.name()))
+        // The node's name is its agent's name (checked), so the unit needs no definition.
+        matches!(node.node_type, DeploymentNodeType::Agent(_))
+            .then(|| format!("container@cim-agent-{}", node.name))
     }
 
     fn translate(

@@ -31,7 +31,7 @@ pub use command::{DeploymentGraphCommand, GraphCommandError};
 pub use event::DeploymentGraphEvent;
 
 use crate::graph::DeploymentGraph;
-use crate::name::name_problem;
+use crate::name::node_name_problem;
 use crate::validate::validate_deployment_graph;
 
 /// Where a graph is on its way to deployment.
@@ -133,10 +133,10 @@ impl DeploymentGraphAggregate {
         let graph = &self.graph;
         let event = match command {
             C::AddNode { node } => {
-                if let Some(reason) = name_problem(&node.name) {
+                if let Some(reason) = node_name_problem(&node) {
                     return Err(GraphCommandError::InvalidName {
                         name: node.name,
-                        reason: reason.to_owned(),
+                        reason,
                     });
                 }
                 graph.check_add(&node.name)?;

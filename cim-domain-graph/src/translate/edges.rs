@@ -80,7 +80,9 @@ fn apply_edge(
             if !same_host =>
         {
             if let Some(port) = connection_port(from, to, view.edge) {
-                modules.get_mut(context.host_name(to)?)?.open_tcp_port(port);
+                modules
+                    .get_mut(context.host_name(to)?)?
+                    .open_tcp_port(port)?;
             }
         }
         DeploymentEdgeType::MountsVolume => {

@@ -22,6 +22,9 @@ pub enum TranslationError {
         /// What went wrong.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Translators failed on several nodes; every failure is listed, in node name order.
+    #[error("translation failed on {} nodes:{}", .0.len(), list_errors(.0))]
+    Nodes(Vec<TranslationError>),
     /// A Nix name or path could not be built.
     #[error("node `{node}`: {source}")]
     Nix {
@@ -75,7 +78,29 @@ pub enum TranslationError {
     },
 }
 
+fn list_errors(errors: &[TranslationError]) -> String {
+    errors.iter().map(|e| format!("\n  - {e}")).collect()
+}
+
 impl TranslationError {
+    /// One error for the failures of several nodes: the failure itself when there is one,
+    /// [`Nodes`](Self::Nodes) when there are more, `None` when there are none.
+    pub fn collect(mut errors: Vec<TranslationError>) -> Option<Self> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Self::Nodes(errors)),
+        }
+    }
+
+    /// Every single failure: the errors inside [`Nodes`](Self::Nodes), or this one.
+    pub fn failures(&self) -> Vec<&TranslationError> {
+        match self {
+            Self::Nodes(errors) => errors.iter().collect(),
+            other => vec![other],
+        }
+    }
+
     /// Wraps an error of an outside translator, naming the node it failed on.
     pub fn node(
         node: &crate::node::DeploymentNode,

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cim_domain_nix::{
-    AttrSet, Expr, Ident, NixError, SetPattern, attrs, ident, import, lambda, list, path, render,
+    AttrSet, Expr, Flake, FlakeInput, Ident, NixError, SetPattern, attrs, ident, import, lambda,
+    list, path, render,
 };
 
 use crate::graph::DeploymentGraph;
@@ -72,31 +73,38 @@ impl FlakeTranslator {
     }
 }
 
-impl GraphToNixTranslator for FlakeTranslator {
-    fn validate_deployment_graph(&self, graph: &DeploymentGraph) -> Result<(), TranslationError> {
+impl FlakeTranslator {
+    /// Every problem that stops `graph` from being translated, at once: the graph's own
+    /// (see [`validate_deployment_graph`](crate::validate_deployment_graph)), nodes whose kind
+    /// has no translator, and what each node's translator [checks](NodeTranslator::check).
+    pub fn check_graph(&self, graph: &DeploymentGraph) -> Result<(), ValidationErrors> {
         let mut problems = Vec::new();
         collect_problems(graph, &mut problems);
-        for node in graph.nodes().filter(|n| !n.node_type.is_host()) {
+        let context = TranslationContext::new(graph, &self.registry);
+        for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
-            if self.registry.get(kind).is_none() {
-                problems.push(ValidationError::NoTranslator {
+            match self.registry.get(kind) {
+                Some(translator) => problems.extend(translator.check(node, &context)),
+                None => problems.push(ValidationError::NoTranslator {
                     node: node.name.clone(),
                     kind: kind.to_owned(),
-                });
+                }),
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ValidationErrors(problems).into())
+            Err(ValidationErrors(problems))
         }
     }
 
-    fn translate_graph(
+    /// Renders the files of a graph that [`check_graph`](Self::check_graph) accepted, without
+    /// checking it again. Every node is translated even when one fails, and the failures of all
+    /// nodes are returned together ([`TranslationError::Nodes`]).
+    pub fn translate_checked(
         &self,
         graph: &DeploymentGraph,
     ) -> Result<NixDeploymentSpec, TranslationError> {
-        self.validate_deployment_graph(graph)?;
         let context = TranslationContext::new(graph, &self.registry);
         let mut hosts: Vec<&DeploymentNode> =
             graph.nodes().filter(|n| n.node_type.is_host()).collect();
@@ -105,21 +113,48 @@ impl GraphToNixTranslator for FlakeTranslator {
         for host in &hosts {
             host_basics(host, modules.get_mut(&host.name)?);
         }
-        let mut nodes: Vec<&DeploymentNode> =
-            graph.nodes().filter(|n| !n.node_type.is_host()).collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        for node in nodes {
+        let mut failures = Vec::new();
+        for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
-            let translator = self.registry.get(kind).ok_or_else(|| {
-                ValidationErrors(vec![ValidationError::NoTranslator {
+            let result = match self.registry.get(kind) {
+                Some(translator) => translator.translate(node, &context, &mut modules),
+                None => Err(ValidationErrors(vec![ValidationError::NoTranslator {
                     node: node.name.clone(),
                     kind: kind.to_owned(),
                 }])
-            })?;
-            translator.translate(node, &context, &mut modules)?;
+                .into()),
+            };
+            if let Err(error) = result {
+                failures.push(error);
+            }
+        }
+        if let Some(error) = TranslationError::collect(failures) {
+            return Err(error);
         }
         edges::apply(&context, &mut modules)?;
         self.assemble(&hosts, modules)
+    }
+}
+
+/// The nodes other than hosts, sorted by name.
+fn sorted_nodes(graph: &DeploymentGraph) -> Vec<&DeploymentNode> {
+    let mut nodes: Vec<&DeploymentNode> =
+        graph.nodes().filter(|n| !n.node_type.is_host()).collect();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    nodes
+}
+
+impl GraphToNixTranslator for FlakeTranslator {
+    fn validate_deployment_graph(&self, graph: &DeploymentGraph) -> Result<(), TranslationError> {
+        Ok(self.check_graph(graph)?)
+    }
+
+    fn translate_graph(
+        &self,
+        graph: &DeploymentGraph,
+    ) -> Result<NixDeploymentSpec, TranslationError> {
+        self.check_graph(graph)?;
+        self.translate_checked(graph)
     }
 }
 
@@ -144,7 +179,7 @@ impl FlakeTranslator {
         let mut shared: BTreeMap<String, Expr> = BTreeMap::new();
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         inputs.insert("nixpkgs".to_owned(), self.nixpkgs.clone());
-        let mut configurations = AttrSet::new();
+        let mut configurations: Vec<(String, Expr)> = Vec::new();
         let nixos_system = ident("nixpkgs")
             .map_err(nix)?
             .select(["lib", "nixosSystem"]);
@@ -191,50 +226,43 @@ impl FlakeTranslator {
             imports.push(path(&format!("./hosts/{host}.nix")).map_err(nix)?);
             let mut inherit = AttrSet::new();
             inherit.inherit([inputs_ident.clone()]);
-            configurations.insert(
-                host.as_str(),
+            configurations.push((
+                host.clone(),
                 nixos_system.clone().apply(attrs([
                     ("specialArgs", Expr::AttrSet(inherit)),
                     ("modules", list(imports)),
                 ])),
-            );
+            ));
             let text = render(&lambda(module_pattern.clone(), module.into_attrs()));
             files.insert(PathBuf::from(format!("hosts/{host}.nix")), text);
         }
 
-        let mut nixos_modules = AttrSet::new();
+        let mut nixos_modules: Vec<(String, Expr)> = Vec::new();
         let common = common_module(hosts);
         shared.insert(COMMON_MODULE.to_owned(), common);
         for (name, module) in &shared {
-            nixos_modules.insert(
-                name.as_str(),
+            nixos_modules.push((
+                name.clone(),
                 import(path(&format!("./modules/{name}.nix")).map_err(nix)?),
-            );
+            ));
             files.insert(PathBuf::from(format!("modules/{name}.nix")), render(module));
         }
 
-        let mut input_set = AttrSet::new();
+        // The typed builder: inputs become arguments of `outputs`, bound as `inputs` too.
+        let mut flake = Flake::new(self.description.as_str());
         for (name, url) in &inputs {
-            input_set.insert([name.as_str(), "url"], url.as_str());
+            flake
+                .input(name, FlakeInput::new(url.as_str()))
+                .map_err(nix)?;
         }
-        let outputs_pattern = SetPattern::new(["self", "nixpkgs"])
-            .map_err(nix)?
-            .ellipsis()
-            .bind("inputs")
-            .map_err(nix)?;
-        let outputs = lambda(
-            outputs_pattern,
-            attrs([
-                ("nixosModules", Expr::AttrSet(nixos_modules)),
-                ("nixosConfigurations", Expr::AttrSet(configurations)),
-            ]),
-        );
-        let flake = attrs([
-            ("description", self.description.as_str().into()),
-            ("inputs", Expr::AttrSet(input_set)),
-            ("outputs", outputs),
-        ]);
-        files.insert(PathBuf::from("flake.nix"), render(&flake));
+        flake.bind_inputs();
+        for (name, module) in nixos_modules {
+            flake.nixos_module(&name, module);
+        }
+        for (host, configuration) in configurations {
+            flake.output(["nixosConfigurations", host.as_str()], configuration);
+        }
+        files.insert(PathBuf::from("flake.nix"), flake.render());
         Ok(NixDeploymentSpec::new(files))
     }
 }

@@ -1,8 +1,8 @@
 //! The NixOS module of one host, as translators contribute to it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use cim_domain_nix::{AttrPath, AttrSet, Expr, list};
+use cim_domain_nix::{AttrPath, AttrSet, Expr, FirewallPorts, Protocol, list};
 use rustc_hash::FxHashMap;
 
 use crate::translate::TranslationError;
@@ -20,7 +20,7 @@ pub struct HostModule {
     config: AttrSet,
     lists: BTreeMap<AttrPath, Vec<Expr>>,
     units: BTreeMap<String, UnitLinks>,
-    tcp_ports: BTreeSet<u16>,
+    firewall: FirewallPorts,
     shared_modules: BTreeMap<String, Expr>,
     inputs: BTreeMap<String, String>,
 }
@@ -33,7 +33,7 @@ impl HostModule {
             config: AttrSet::new(),
             lists: BTreeMap::new(),
             units: BTreeMap::new(),
-            tcp_ports: BTreeSet::new(),
+            firewall: FirewallPorts::new(),
             shared_modules: BTreeMap::new(),
             inputs: BTreeMap::new(),
         }
@@ -83,10 +83,16 @@ impl HostModule {
         self.units.entry(unit.to_owned()).or_default()
     }
 
-    /// Opens a TCP port in the host's firewall.
-    pub fn open_tcp_port(&mut self, port: u16) -> &mut Self {
-        self.tcp_ports.insert(port);
-        self
+    /// Opens a TCP port in the host's firewall (`cim-domain-nix`'s `FirewallPorts`: sorted,
+    /// de-duplicated).
+    ///
+    /// # Errors
+    /// [`TranslationError::Nix`] for port 0 (validation refuses such graphs before).
+    pub fn open_tcp_port(&mut self, port: u16) -> Result<&mut Self, TranslationError> {
+        self.firewall
+            .allow(Protocol::Tcp, port)
+            .map_err(|source| TranslationError::nix(&self.host, source))?;
+        Ok(self)
     }
 
     /// Imports a module shared between hosts: it is written once to `modules/<name>.nix`,
@@ -116,9 +122,9 @@ impl HostModule {
         self.lists.get(&path.into()).map_or(&[], Vec::as_slice)
     }
 
-    /// The TCP ports opened so far.
-    pub fn tcp_ports(&self) -> &BTreeSet<u16> {
-        &self.tcp_ports
+    /// The firewall ports opened so far.
+    pub fn firewall(&self) -> &FirewallPorts {
+        &self.firewall
     }
 
     /// Shared modules used by this host.
@@ -163,12 +169,7 @@ impl HostModule {
         for (path, items) in self.lists {
             config.insert(path, list(items));
         }
-        if !self.tcp_ports.is_empty() {
-            config.insert(
-                ["networking", "firewall", "allowedTCPPorts"],
-                list(self.tcp_ports),
-            );
-        }
+        self.firewall.apply_to(&mut config);
         config
     }
 }

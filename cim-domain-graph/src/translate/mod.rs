@@ -7,12 +7,14 @@
 //! and printer.
 //!
 //! What the built-in translators emit:
-//! - `service`: `systemd.services.<name>` (`ExecStart`, `DynamicUser`, environment,
-//!   `CPUQuota`/`MemoryMax` from resources).
+//! - `service`: `systemd.services.<name>`, built with `cim-domain-nix`'s `SystemdService`
+//!   (`ExecStart`, `DynamicUser`, environment, the default hardening: `NoNewPrivileges`,
+//!   `ProtectSystem = "strict"`, `ProtectHome`, `PrivateTmp`; `CPUQuota`/`MemoryMax` from
+//!   resources via `Resources::limits`).
 //! - `database`: `services.postgresql` with `ensureDatabases`/`ensureUsers` for the declared
 //!   names and for every node that `depends_on` it (a database and an owning role named after
 //!   that node); TCP and `pg_hba` lines for clients on other hosts.
-//! - `message_bus`: `services.nats` with JetStream; `replicates` peers become
+//! - `message_bus`: `services.nats` (the `NatsServer` builder) with JetStream; `replicates` peers become
 //!   `settings.cluster.routes`, a `connects_to` another message bus a
 //!   `settings.leafnodes.remotes` entry (the hub opens `settings.leafnodes.port`).
 //! - `load_balancer`: an nginx upstream of every service it `load_balances` and a virtual host
@@ -61,7 +63,8 @@ use crate::graph::DeploymentGraph;
 /// Turns a deployment graph into Nix files.
 pub trait GraphToNixTranslator {
     /// Validates `graph` and renders its files; invalid graphs give
-    /// [`TranslationError::Invalid`] with every problem.
+    /// [`TranslationError::Invalid`] with every problem, and translator failures of several
+    /// nodes come back together ([`TranslationError::Nodes`]).
     fn translate_graph(
         &self,
         graph: &DeploymentGraph,

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use crate::node::DeploymentNode;
 use crate::translate::{HostModules, TranslationContext, TranslationError};
+use crate::validate::ValidationError;
 
 /// Turns the nodes of one kind into NixOS configuration.
 ///
-/// The graph translator calls [`translate`](Self::translate) once per node, in name order, after
-/// the graph validated. A translator writes mostly to the module of the node's own host
+/// The graph translator first asks [`check`](Self::check) about every node and reports what it
+/// finds with the graph's other problems; then it calls [`translate`](Self::translate) once per
+/// node, in name order, and reports the errors of every node together. A translator writes mostly to the module of the node's own host
 /// (`modules.get_mut(context.host_of(&node.name)...)`), and may write to other hosts' modules
 /// (monitoring enables exporters on the hosts it watches). Edges common to all kinds are handled
 /// by the graph translator, not here: `depends_on` between nodes of one host orders the units
@@ -25,12 +27,28 @@ use crate::translate::{HostModules, TranslationContext, TranslationError};
 /// use cim_domain_graph::translate::{
 ///     HostModules, NodeTranslator, NodeTranslatorRegistry, TranslationContext, TranslationError,
 /// };
-/// use cim_domain_graph::DeploymentNode;
+/// use cim_domain_graph::{DeploymentNode, DeploymentNodeType, ValidationError};
 ///
-/// /// Runs `restic` backups for `custom` nodes of kind `backup`.
+/// /// Runs `restic` backups of `config.paths` for `custom` nodes of kind `backup`.
 /// struct Backup;
 ///
+/// fn paths(node: &DeploymentNode) -> Option<Vec<String>> {
+///     let DeploymentNodeType::Custom { config, .. } = &node.node_type else { return None };
+///     serde_json::from_value(config.get("paths")?.clone()).ok()
+/// }
+///
 /// impl NodeTranslator for Backup {
+///     fn check(&self, node: &DeploymentNode, _: &TranslationContext<'_>) -> Vec<ValidationError> {
+///         match paths(node) {
+///             Some(_) => Vec::new(),
+///             None => vec![ValidationError::InvalidField {
+///                 node: node.name.clone(),
+///                 field: "config.paths".to_owned(),
+///                 reason: "a list of paths to back up is required".to_owned(),
+///             }],
+///         }
+///     }
+///
 ///     fn systemd_unit(&self, node: &DeploymentNode) -> Option<String> {
 ///         Some(format!("restic-backups-{}", node.name))
 ///     }
@@ -44,7 +62,7 @@ use crate::translate::{HostModules, TranslationContext, TranslationError};
 ///         let host = context.host_name(node)?;
 ///         modules.get_mut(host)?.set(
 ///             ["services", "restic", "backups", node.name.as_str(), "paths"],
-///             cim_domain_nix::list(["/var/lib"]),
+///             cim_domain_nix::list(paths(node).unwrap_or_default()),
 ///         );
 ///         Ok(())
 ///     }
@@ -55,11 +73,27 @@ use crate::translate::{HostModules, TranslationContext, TranslationError};
 /// assert!(registry.get("backup").is_some());
 /// ```
 pub trait NodeTranslator: Send + Sync {
-    /// The systemd service (without `.service`) the node runs as on its host, so nodes that
-    /// depend on it are ordered after it; `None` when it runs none.
-    fn systemd_unit(&self, node: &DeploymentNode) -> Option<String>;
+    /// The problems of `node` this translator would hit, found before anything is translated so
+    /// they are reported together with the graph's own problems: a custom kind checks its
+    /// `config` here. The default finds none.
+    fn check(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Vec<ValidationError> {
+        let _ = (node, context);
+        Vec::new()
+    }
 
-    /// Adds the configuration of `node` to the host modules.
+    /// The systemd service (without `.service`) the node runs as on its host, so nodes that
+    /// depend on it are ordered after it; `None` (the default) when it runs none.
+    fn systemd_unit(&self, node: &DeploymentNode) -> Option<String> {
+        let _ = node;
+        None
+    }
+
+    /// Adds the configuration of `node` to the host modules. Called only for graphs whose
+    /// checks passed; it does no I/O.
     fn translate(
         &self,
         node: &DeploymentNode,
@@ -101,6 +135,14 @@ impl NodeTranslatorRegistry {
         translator: impl NodeTranslator + 'static,
     ) -> Option<Arc<dyn NodeTranslator>> {
         self.translators.insert(kind.into(), Arc::new(translator))
+    }
+
+    /// Adds every translator of `other`, replacing those of the same kinds.
+    pub fn merge(&mut self, other: &NodeTranslatorRegistry) {
+        for (kind, translator) in &other.translators {
+            self.translators
+                .insert(kind.clone(), Arc::clone(translator));
+        }
     }
 
     /// The translator for `kind`.

@@ -1,6 +1,8 @@
 //! Field checks of single nodes: values that parse but cannot be deployed.
 
 use crate::node::{DeploymentNode, DeploymentNodeType, StorageSource};
+use cim_gpu::InventoryBackend as _;
+
 use crate::validate::ValidationError;
 
 /// Appends an `InvalidField` for each bad field of `node`.
@@ -24,6 +26,11 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             }
             if spec.state_version.is_empty() {
                 bad("state_version", "must not be empty");
+            }
+            // The declaration must give the allocator usable devices (compute capability for
+            // NVIDIA, consistent counts and UUIDs).
+            if let Err(error) = spec.gpu_inventory(&node.name).devices() {
+                bad("gpus", &error.to_string());
             }
         }
         DeploymentNodeType::Service(spec) => {

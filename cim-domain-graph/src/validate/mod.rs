@@ -15,7 +15,7 @@ pub use error::{ValidationError, ValidationErrors};
 
 use crate::edge::DeploymentEdgeType;
 use crate::graph::DeploymentGraph;
-use crate::name::name_problem;
+use crate::name::node_name_problem;
 use crate::node::{DeploymentNode, DeploymentNodeType};
 
 /// Checks a graph and reports every problem found, or `Ok(())` when it can be deployed.
@@ -44,10 +44,10 @@ pub fn validate_deployment_graph(graph: &DeploymentGraph) -> Result<(), Validati
 /// Appends the problems of `graph` to `problems`.
 pub(crate) fn collect_problems(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
     for node in graph.nodes() {
-        if let Some(reason) = name_problem(&node.name) {
+        if let Some(reason) = node_name_problem(node) {
             problems.push(ValidationError::InvalidName {
                 name: node.name.clone(),
-                reason: reason.to_owned(),
+                reason,
             });
         }
         fields::check(node, problems);
@@ -189,7 +189,7 @@ fn check_hosts(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
                 tally.cpu_millis,
             ),
             ("memory_mb", spec.memory_mb, tally.memory_mb),
-            ("gpus", Some(spec.gpus.len() as u64), tally.gpus),
+            ("gpus", Some(spec.gpu_count()), tally.gpus),
         ];
         for (resource, capacity, (requested, nodes)) in capacities {
             if let Some(capacity) = capacity

@@ -7,7 +7,7 @@ use crate::nixos::firewall::Protocol;
 use crate::nixos::module::NixosModule;
 
 /// A validated container name: it becomes the container's host name, so it is 1–63 letters,
-/// digits and inner `-`; NixOS also forbids `_`.
+/// digits and inner `-`; NixOS also forbids `_` (the rule of `cim_naming::Target::NixosContainer`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContainerName(String);
 
@@ -17,20 +17,7 @@ impl ContainerName {
     /// # Errors
     /// [`NixError::InvalidContainerName`] saying what is wrong.
     pub fn new(name: &str) -> Result<Self, NixError> {
-        let reason = if name.is_empty() {
-            Some("it is empty")
-        } else if name.contains('_') {
-            Some("NixOS does not allow `_` in container names")
-        } else if name.len() > 63 {
-            Some("it is longer than 63 characters (it becomes the host name)")
-        } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            Some("only letters, digits and `-` are allowed")
-        } else if name.starts_with('-') || name.ends_with('-') {
-            Some("it cannot start or end with `-`")
-        } else {
-            None
-        };
-        match reason {
+        match cim_naming::Target::NixosContainer.problem(name) {
             Some(reason) => Err(NixError::InvalidContainerName {
                 name: name.to_owned(),
                 reason,

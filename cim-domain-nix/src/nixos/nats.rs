@@ -61,9 +61,16 @@ fn nonzero(option: &str, port: u16) -> Result<u16, NixError> {
 }
 
 fn nats_url(option: &str, url: &str) -> Result<String, NixError> {
-    let ok = ["nats://", "nats-leaf://", "tls://", "ws://", "wss://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
+    let ok = [
+        "nats://",
+        "nats-route://",
+        "nats-leaf://",
+        "tls://",
+        "ws://",
+        "wss://",
+    ]
+    .iter()
+    .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
         && !url.contains(char::is_whitespace);
     if ok {
         Ok(url.to_owned())
@@ -71,7 +78,7 @@ fn nats_url(option: &str, url: &str) -> Result<String, NixError> {
         Err(NixError::InvalidOptionValue {
             option: option.to_owned(),
             value: url.to_owned(),
-            reason: "expected a nats://, tls://, ws:// or wss:// URL without spaces",
+            reason: "expected a nats://, nats-route://, nats-leaf://, tls://, ws:// or wss:// URL without spaces",
         })
     }
 }

@@ -77,6 +77,11 @@ impl MemoryMax {
         }
     }
 
+    /// `<n>M`: `mebibytes` MiB, always valid.
+    pub fn mebibytes(mebibytes: u64) -> Self {
+        Self(format!("{mebibytes}M"))
+    }
+
     /// The value as systemd reads it.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -119,6 +124,39 @@ pub struct ResourceLimits {
     pub cpu_quota_percent: Option<u32>,
     /// `TasksMax=`
     pub tasks_max: Option<u32>,
+}
+
+impl ResourceLimits {
+    /// The limits of a reservation of `cpu_millis` thousandths of a core (as `CPUQuota`, a
+    /// percentage of one core rounded up) and `memory_mb` MiB (as `MemoryMax`); zero leaves a
+    /// limit unset. The one place a reservation becomes systemd limits.
+    pub fn reservation(cpu_millis: u32, memory_mb: u64) -> Self {
+        Self {
+            memory_max: (memory_mb > 0).then(|| MemoryMax::mebibytes(memory_mb)),
+            cpu_quota_percent: (cpu_millis > 0).then(|| cpu_millis.div_ceil(10)),
+            tasks_max: None,
+        }
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.memory_max.is_none() && self.cpu_quota_percent.is_none() && self.tasks_max.is_none()
+    }
+
+    /// The `serviceConfig` keys of the limits that are set.
+    pub fn to_service_config(&self) -> AttrSet {
+        let mut sc = AttrSet::new();
+        if let Some(memory) = &self.memory_max {
+            sc.insert("MemoryMax", memory.as_str());
+        }
+        if let Some(quota) = self.cpu_quota_percent {
+            sc.insert("CPUQuota", format!("{quota}%"));
+        }
+        if let Some(tasks) = self.tasks_max {
+            sc.insert("TasksMax", tasks);
+        }
+        sc
+    }
 }
 
 /// A systemd service as NixOS declares it under `systemd.services.<name>`.
@@ -370,15 +408,7 @@ impl SystemdService {
         if !h.read_write_paths.is_empty() {
             sc.insert("ReadWritePaths", list(h.read_write_paths.iter()));
         }
-        if let Some(memory) = &self.limits.memory_max {
-            sc.insert("MemoryMax", memory.as_str());
-        }
-        if let Some(quota) = self.limits.cpu_quota_percent {
-            sc.insert("CPUQuota", format!("{quota}%"));
-        }
-        if let Some(tasks) = self.limits.tasks_max {
-            sc.insert("TasksMax", tasks);
-        }
+        sc.merge(self.limits.to_service_config());
         sc.merge(self.extra_service_config.clone());
         sc
     }

@@ -101,7 +101,10 @@ pub(crate) fn capacity_failure(
 ) -> Option<Requirement> {
     match memory {
         MemoryRequest::WholeGpu if !device.tenants.is_empty() => Some(Requirement::ExclusiveAccess),
-        MemoryRequest::WholeGpu if device.allocatable == 0 => Some(Requirement::FreeMemory),
+        // A GPU declared without its memory (0 bytes) can still be granted whole.
+        MemoryRequest::WholeGpu if device.allocatable == 0 && device.view.memory_bytes > 0 => {
+            Some(Requirement::FreeMemory)
+        }
         MemoryRequest::WholeGpu => None,
         MemoryRequest::Bytes { .. } if device.tenants.len() >= max_agents => {
             Some(Requirement::AgentLimit)

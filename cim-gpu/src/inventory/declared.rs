@@ -10,13 +10,14 @@ use crate::inventory::InventoryBackend;
 
 const MIB: u64 = 1024 * 1024;
 
-/// The GPUs of one host as a deployment graph declares them (JSON or YAML).
+/// The GPUs of one host as a deployment graph declares them (JSON or YAML). The `gpus` list is
+/// the same format a deployment graph's hosts use (`hosts[].gpus`).
 ///
 /// ```yaml
 /// host: gpu-node-1
 /// gpus:
 ///   - model: NVIDIA H100 80GB HBM3
-///     vram_mib: 81559
+///     memory_mb: 81559
 ///     compute_capability: "9.0"
 ///     count: 4
 /// ```
@@ -34,29 +35,56 @@ pub struct DeclaredInventory {
     pub source_name: String,
 }
 
-/// One group of identical GPUs.
+/// One group of identical GPUs: the one GPU declaration format, used by declared inventories
+/// and by the hosts of a deployment graph alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredGpu {
     /// Maker; NVIDIA unless stated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "DeclaredVendor::is_nvidia")]
     pub vendor: DeclaredVendor,
     /// Model name as the driver reports it, e.g. `NVIDIA A100-SXM4-40GB`.
     pub model: String,
-    /// Memory per GPU in MiB (for Apple GPUs: the recommended working set).
-    pub vram_mib: u64,
+    /// Memory per GPU in MiB (for Apple GPUs: the recommended working set), when known. A GPU
+    /// of unknown memory can only be granted whole. `vram_mib` is read as the same field.
+    #[serde(default, alias = "vram_mib", skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
     /// CUDA compute capability such as `"8.0"`; required for NVIDIA GPUs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_capability: Option<String>,
     /// How many such GPUs; defaults to the number of `uuids`, or 1.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     /// Known UUIDs; when absent, stable ones are derived from host, group and position.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uuids: Vec<String>,
     /// Apple GPU family such as `apple9`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_family: Option<String>,
+}
+
+impl DeclaredGpu {
+    /// A group of `count` NVIDIA GPUs of `model` with compute capability `compute_capability`.
+    pub fn nvidia(model: impl Into<String>, compute_capability: impl Into<String>) -> Self {
+        Self {
+            vendor: DeclaredVendor::Nvidia,
+            model: model.into(),
+            memory_mb: None,
+            compute_capability: Some(compute_capability.into()),
+            count: None,
+            uuids: Vec::new(),
+            gpu_family: None,
+        }
+    }
+
+    /// How many GPUs the group declares: `count`, else the number of `uuids`, else 1.
+    pub fn device_count(&self) -> u64 {
+        match (self.count, self.uuids.len()) {
+            (Some(count), _) => u64::from(count),
+            (None, 0) => 1,
+            (None, listed) => listed as u64,
+        }
+    }
 }
 
 /// Vendors a declaration can name.
@@ -68,6 +96,12 @@ pub enum DeclaredVendor {
     Nvidia,
     /// Apple silicon.
     Apple,
+}
+
+impl DeclaredVendor {
+    fn is_nvidia(&self) -> bool {
+        *self == Self::Nvidia
+    }
 }
 
 impl DeclaredInventory {
@@ -107,10 +141,10 @@ impl DeclaredInventory {
     ) -> Result<(), InventoryError> {
         let field = |name: &str| format!("gpus[{group}].{name}");
         let source_name = || self.source_name.clone();
-        if gpu.vram_mib == 0 {
+        if gpu.memory_mb == Some(0) {
             return Err(InventoryError::DeclaredZero {
                 source_name: source_name(),
-                field: field("vram_mib"),
+                field: field("memory_mb"),
             });
         }
         let count = match (gpu.count, gpu.uuids.len()) {
@@ -150,7 +184,8 @@ impl DeclaredInventory {
             }
             (DeclaredVendor::Apple, None) => None,
         };
-        let bytes = gpu.vram_mib.saturating_mul(MIB);
+        // Unknown memory is 0 bytes: the allocator then grants the GPU only whole.
+        let bytes = gpu.memory_mb.unwrap_or(0).saturating_mul(MIB);
         for position in 0..count {
             let listed = usize::try_from(position)
                 .ok()
@@ -172,7 +207,9 @@ impl DeclaredInventory {
             out.push(match (gpu.vendor, compute_capability) {
                 (DeclaredVendor::Nvidia, Some(compute_capability)) => {
                     GpuDevice::Nvidia(NvidiaGpu {
-                        index: position,
+                        // The host-wide device number (`/dev/nvidia<index>`): GPUs are numbered
+                        // in declaration order across groups.
+                        index: u32::try_from(out.len()).unwrap_or(u32::MAX),
                         uuid,
                         name: gpu.model.clone(),
                         memory_total_bytes: bytes,

@@ -82,11 +82,14 @@ pub struct AgentContainer {
 
 impl AgentContainer {
     /// Builds the container of `agent` with its resolved `settings` and addresses;
-    /// `options.overrides` are not consulted again here.
+    /// `options.overrides` are not consulted again here. `gpu_devices` are the host-wide
+    /// numbers of the NVIDIA GPUs granted to the agent: the container binds and may use
+    /// `/dev/nvidia<n>` for each, and only those.
     pub fn build(
         agent: &AgentSource,
         settings: &AgentSettings,
         addresses: ContainerAddresses,
+        gpu_devices: &[u32],
         options: &ContainerOptions,
     ) -> Result<Self, DeployError> {
         let name = agent.name().to_owned();
@@ -101,13 +104,14 @@ impl AgentContainer {
             });
         }
 
-        let devices: Vec<String> = if settings.gpus > 0 {
-            (0..settings.gpus)
+        let devices: Vec<String> = if gpu_devices.is_empty() {
+            Vec::new()
+        } else {
+            gpu_devices
+                .iter()
                 .map(|i| format!("/dev/nvidia{i}"))
                 .chain(NVIDIA_CONTROL_DEVICES.map(str::to_owned))
                 .collect()
-        } else {
-            Vec::new()
         };
         let device_allow: Vec<String> = devices.iter().map(|d| format!("{d} rw")).collect();
 
@@ -395,10 +399,16 @@ pub fn to_nixos_containers(
                 agent: name.to_owned(),
             })?;
         let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
-        hosts
-            .entry(host)
-            .or_default()
-            .push(AgentContainer::build(agent, &settings, pair, options)?);
+        // Without an allocator's grants, an agent asking for n GPUs is given the host's first
+        // n; fleets built from a graph get the devices the allocator granted instead.
+        let gpu_devices: Vec<u32> = (0..settings.gpus).collect();
+        hosts.entry(host).or_default().push(AgentContainer::build(
+            agent,
+            &settings,
+            pair,
+            &gpu_devices,
+            options,
+        )?);
     }
     Ok(hosts
         .into_iter()
@@ -410,19 +420,14 @@ pub fn to_nixos_containers(
         .collect())
 }
 
-/// Host names become file names (`hosts/<host>.nix`) and NixOS host names.
+/// Host names become file names (`hosts/<host>.nix`), NixOS host names and graph node names, so
+/// they follow the fleet naming rule (`cim-naming`), like the hosts of a deployment graph.
 pub(crate) fn check_host_name(agent: &str, host: &str) -> Result<(), DeployError> {
-    let ok = !host.is_empty()
-        && host.len() <= 63
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !host.starts_with('-')
-        && !host.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(DeployError::InvalidHost {
+    match cim_naming::fleet_name_problem(host, "") {
+        None => Ok(()),
+        Some(_) => Err(DeployError::InvalidHost {
             agent: agent.to_owned(),
             host: host.to_owned(),
-        })
+        }),
     }
 }

@@ -69,7 +69,7 @@ impl NodeTranslator for LoadBalancerTranslator {
                 ["services", "nginx", "virtualHosts", server_name],
                 Expr::AttrSet(virtual_host),
             )
-            .open_tcp_port(spec.port);
+            .open_tcp_port(spec.port)?;
         Ok(())
     }
 }

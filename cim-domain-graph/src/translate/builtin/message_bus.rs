@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use cim_domain_nix::{AttrSet, Expr, attrs, list};
+use cim_domain_nix::{NatsCluster, NatsServer};
 
 use super::{limit_resources, wrong_kind};
 use crate::edge::DeploymentEdgeType;
@@ -27,9 +27,17 @@ impl NodeTranslator for MessageBusTranslator {
         let DeploymentNodeType::MessageBus(spec) = &node.node_type else {
             return Err(wrong_kind(node, "message_bus"));
         };
-        let mut settings = AttrSet::new();
+        let nix = |e| TranslationError::nix(&node.name, e);
+        // The typed builder: the option names `services.nats` really has, ports and URLs checked.
+        let mut nats = NatsServer::new()
+            .server_name(node.name.as_str())
+            .port(spec.port)
+            .map_err(nix)?;
+        if spec.jetstream {
+            nats = nats.jetstream(None);
+        }
         if let Some(port) = spec.monitoring_port {
-            settings.insert("http_port", port);
+            nats = nats.monitoring(port).map_err(nix)?;
         }
         let peers = cluster_peers(context, node);
         if !peers.is_empty() {
@@ -41,44 +49,29 @@ impl NodeTranslator for MessageBusTranslator {
                 let address = context.address_from(&node.name, name)?;
                 Some(format!("nats-route://{address}:{}", peer.cluster_port))
             });
-            settings.insert(
-                "cluster",
-                attrs([
-                    ("name", cluster_name.into()),
-                    ("port", spec.cluster_port.into()),
-                    ("routes", list(routes.collect::<Vec<_>>())),
-                ]),
-            );
+            nats = nats
+                .cluster(NatsCluster {
+                    name: cluster_name.to_owned(),
+                    port: spec.cluster_port,
+                    routes: routes.collect(),
+                })
+                .map_err(nix)?;
         }
-        let mut leafnodes = AttrSet::new();
         let is_hub = context.graph().incoming(&node.name).any(|view| {
             matches!(view.edge, DeploymentEdgeType::ConnectsTo { .. })
                 && matches!(view.from.node_type, DeploymentNodeType::MessageBus(_))
         });
         if is_hub {
-            leafnodes.insert("port", spec.leaf_port);
+            nats = nats.leaf_listen(spec.leaf_port).map_err(nix)?;
         }
-        let remotes = leaf_remotes(context, node, spec);
-        if !remotes.is_empty() {
-            let remotes = remotes.into_iter().map(|url| attrs([("url", url.into())]));
-            leafnodes.insert("remotes", list(remotes.collect::<Vec<_>>()));
-        }
-        if !leafnodes.is_empty() {
-            settings.insert("leafnodes", Expr::AttrSet(leafnodes));
-        }
-        let mut nats = AttrSet::new();
-        nats.insert("enable", true);
-        nats.insert("serverName", node.name.as_str());
-        nats.insert("port", spec.port);
-        nats.insert("jetstream", spec.jetstream);
-        if !settings.is_empty() {
-            nats.insert("settings", Expr::AttrSet(settings));
+        for url in leaf_remotes(context, node, spec) {
+            nats = nats.leaf_remote(&url).map_err(nix)?;
         }
         let module = modules.get_mut(context.host_name(node)?)?;
-        module.set(["services", "nats"], Expr::AttrSet(nats));
+        module.set(["services", "nats"], nats.to_expr());
         if !peers.is_empty() {
             // Peers run on other hosts (one NATS server per host), so routes need the port.
-            module.open_tcp_port(spec.cluster_port);
+            module.open_tcp_port(spec.cluster_port)?;
         }
         limit_resources(module, "nats", spec.resources);
         Ok(())

@@ -7,7 +7,7 @@ mod monitoring;
 mod service;
 mod storage;
 
-use cim_domain_nix::{AttrSet, Expr};
+use cim_domain_nix::Expr;
 
 use crate::node::{DeploymentNode, Resources};
 use crate::translate::{HostModule, NodeTranslatorRegistry, TranslationError};
@@ -34,29 +34,13 @@ fn wrong_kind(node: &DeploymentNode, translates: &str) -> TranslationError {
     )
 }
 
-/// The `serviceConfig` limits for a node's reserved resources: `CPUQuota` (a percentage of one
-/// core, rounded up) and `MemoryMax`.
-fn resource_limits(resources: Resources) -> AttrSet {
-    let mut limits = AttrSet::new();
-    if resources.cpu_millis > 0 {
-        limits.insert(
-            "CPUQuota",
-            format!("{}%", resources.cpu_millis.div_ceil(10)),
-        );
-    }
-    if resources.memory_mb > 0 {
-        limits.insert("MemoryMax", format!("{}M", resources.memory_mb));
-    }
-    limits
-}
-
 /// Limits the systemd service `unit` (set up by a NixOS module) to the node's resources.
 fn limit_resources(module: &mut HostModule, unit: &str, resources: Resources) {
-    let limits = resource_limits(resources);
+    let limits = resources.limits();
     if !limits.is_empty() {
         module.set(
             ["systemd", "services", unit, "serviceConfig"],
-            Expr::AttrSet(limits),
+            Expr::AttrSet(limits.to_service_config()),
         );
     }
 }

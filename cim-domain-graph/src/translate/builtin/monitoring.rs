@@ -57,7 +57,7 @@ impl NodeTranslator for MonitoringTranslator {
                 let module = modules.get_mut(name)?;
                 module.set(path.as_slice(), exporter_config(exporter));
                 if *name != own_host {
-                    module.open_tcp_port(exporter.port());
+                    module.open_tcp_port(exporter.port())?;
                 }
                 let address = context.address_from(&node.name, &host.name).unwrap_or(name);
                 targets.push(format!("{address}:{}", exporter.port()));

@@ -1,8 +1,8 @@
 //! `service` nodes: a systemd service.
 
-use cim_domain_nix::{AttrPath, AttrSet, Expr, StrPart, ident, interpolated, list};
+use cim_domain_nix::{AttrPath, Expr, StrPart, SystemdService, ident, interpolated};
 
-use super::{resource_limits, wrong_kind};
+use super::wrong_kind;
 use crate::node::{DeploymentNode, DeploymentNodeType, ServiceSpec};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
@@ -23,27 +23,21 @@ impl NodeTranslator for ServiceTranslator {
         let DeploymentNodeType::Service(spec) = &node.node_type else {
             return Err(wrong_kind(node, "service"));
         };
-        let exec_start = exec_start(node, spec)?;
-        let module = modules.get_mut(context.host_name(node)?)?;
         let name = node.name.as_str();
-        let mut unit = AttrSet::new();
-        unit.insert("description", format!("{name} (deployment graph service)"));
-        unit.insert("wantedBy", list(["multi-user.target"]));
-        if !spec.environment.is_empty() {
-            let environment: AttrSet = spec
-                .environment
-                .iter()
-                .map(|(key, value)| (key.as_str(), Expr::from(value.as_str())))
-                .collect();
-            unit.insert("environment", Expr::AttrSet(environment));
+        let nix = |e| TranslationError::nix(name, e);
+        // The typed builder: hardened (`NoNewPrivileges`, `ProtectSystem = "strict"`,
+        // `ProtectHome`, `PrivateTmp`), restarted on failure, wanted by multi-user.target.
+        let mut unit = SystemdService::new(name, exec_start(node, spec)?)
+            .map_err(nix)?
+            .description(format!("{name} (deployment graph service)"))
+            .dynamic_user()
+            .limits(spec.resources.limits())
+            .map_err(nix)?;
+        for (key, value) in &spec.environment {
+            unit = unit.env(key.as_str(), value.as_str());
         }
-        let mut service_config = AttrSet::new();
-        service_config.insert("ExecStart", exec_start);
-        service_config.insert("DynamicUser", true);
-        service_config.insert("Restart", "on-failure");
-        service_config.merge(resource_limits(spec.resources));
-        unit.insert("serviceConfig", Expr::AttrSet(service_config));
-        module.set(["systemd", "services", name], Expr::AttrSet(unit));
+        let module = modules.get_mut(context.host_name(node)?)?;
+        module.set(["systemd", "services", name], unit.to_expr());
         module.order_after(name, "network.target");
         Ok(())
     }

@@ -10,8 +10,12 @@
     environment.DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
-      DynamicUser = true;
       Restart = "on-failure";
+      DynamicUser = true;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
     };
     after = [ "network.target" ];
   };

@@ -13,16 +13,20 @@
       wantedBy = [ "multi-user.target" ];
       serviceConfig = {
         ExecStart = lib.getExe pkgs.hello;
-        DynamicUser = true;
         Restart = "on-failure";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
       };
       after = [ "network.target" "postgresql.service" ];
       requires = [ "postgresql.service" ];
     };
     postgresql = {
       serviceConfig = {
-        CPUQuota = "400%";
         MemoryMax = "16384M";
+        CPUQuota = "400%";
       };
       unitConfig.RequiresMountsFor = [ "/var/lib/postgresql" ];
     };

@@ -14,10 +14,14 @@
       };
       serviceConfig = {
         ExecStart = lib.getExe pkgs.hello;
-        DynamicUser = true;
         Restart = "on-failure";
-        CPUQuota = "150%";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
         MemoryMax = "2048M";
+        CPUQuota = "150%";
       };
       after = [ "network.target" ];
     };
@@ -26,10 +30,14 @@
       wantedBy = [ "multi-user.target" ];
       serviceConfig = {
         ExecStart = "/run/current-system/sw/bin/sleep infinity";
-        DynamicUser = true;
         Restart = "on-failure";
-        CPUQuota = "100%";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
         MemoryMax = "1024M";
+        CPUQuota = "100%";
       };
       after = [ "network.target" "api.service" ];
       requires = [ "api.service" ];

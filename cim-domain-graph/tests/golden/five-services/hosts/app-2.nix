@@ -13,10 +13,14 @@
       wantedBy = [ "multi-user.target" ];
       serviceConfig = {
         ExecStart = "${pkgs.redis}/bin/redis-server --port 6379 --protected-mode no";
-        DynamicUser = true;
         Restart = "on-failure";
-        CPUQuota = "50%";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
         MemoryMax = "1024M";
+        CPUQuota = "50%";
       };
       after = [ "network.target" ];
     };
@@ -25,8 +29,12 @@
       wantedBy = [ "multi-user.target" ];
       serviceConfig = {
         ExecStart = lib.getExe pkgs.vector;
-        DynamicUser = true;
         Restart = "on-failure";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
       };
       after = [ "network.target" ];
     };
@@ -35,10 +43,14 @@
       wantedBy = [ "multi-user.target" ];
       serviceConfig = {
         ExecStart = "${pkgs.hello}/bin/hello --greeting=tick";
-        DynamicUser = true;
         Restart = "on-failure";
-        CPUQuota = "25%";
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
         MemoryMax = "256M";
+        CPUQuota = "25%";
       };
       after = [ "network.target" "cache.service" ];
       requires = [ "cache.service" ];

@@ -13,10 +13,14 @@
     wantedBy = [ "multi-user.target" ];
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
-      DynamicUser = true;
       Restart = "on-failure";
-      CPUQuota = "100%";
+      DynamicUser = true;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
       MemoryMax = "1024M";
+      CPUQuota = "100%";
     };
     after = [ "network.target" ];
   };

@@ -16,8 +16,12 @@
     wantedBy = [ "multi-user.target" ];
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
-      DynamicUser = true;
       Restart = "on-failure";
+      DynamicUser = true;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
     };
     after = [ "network.target" "nats.service" ];
     requires = [ "nats.service" ];

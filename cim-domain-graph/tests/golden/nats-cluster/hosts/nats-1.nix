@@ -13,13 +13,13 @@
     port = 4222;
     jetstream = true;
     settings = {
-      http_port = 8222;
       cluster = {
         name = "bus-1";
         port = 6222;
         routes = [ "nats-route://10.0.3.2:6222" "nats-route://10.0.3.3:6222" ];
       };
       leafnodes.port = 7422;
+      http_port = 8222;
     };
   };
 }

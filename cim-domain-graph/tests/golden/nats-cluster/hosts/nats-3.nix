@@ -13,12 +13,12 @@
     port = 4222;
     jetstream = true;
     settings = {
-      http_port = 8222;
       cluster = {
         name = "bus-1";
         port = 6222;
         routes = [ "nats-route://10.0.3.1:6222" "nats-route://10.0.3.2:6222" ];
       };
+      http_port = 8222;
     };
   };
 }

@@ -1,0 +1,171 @@
+//! [`Fleet`]: a deployment graph and everything it references, loaded, checked and resolved once.
+//!
+//! [`Fleet::load`] reads the graph file and every agent definition it names (each file once),
+//! then reports every problem at once — the graph's own, the definitions', each node
+//! translator's checks and GPU requests the hosts cannot meet — as one
+//! [`FleetError::Invalid`]. It resolves what translation needs up front: the container addresses
+//! of the agents and the GPUs granted to them by the allocator (`cim-gpu`), from the hosts'
+//! declared GPUs. [`Fleet::translate`] then only assembles files, with no I/O.
+
+mod agents;
+mod error;
+mod gpus;
+mod options;
+mod pools;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cim_domain_agent::deploy::{AgentNodeTranslator, AgentSource, PlacedAgent};
+use cim_domain_graph::translate::{
+    FlakeTranslator, NixDeploymentSpec, NodeTranslatorRegistry, TranslationError,
+};
+use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
+
+pub use error::FleetError;
+pub use gpus::GpuGrant;
+pub use options::FleetOptions;
+pub use pools::{RecordGrantsError, pool_id};
+
+/// One agent of a fleet: its node, its host and its definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetAgent {
+    /// The agent node's name, which is also the agent's name.
+    pub node: String,
+    /// The host the graph places it on.
+    pub host: String,
+    /// Its definition, as read when the fleet was loaded.
+    pub source: AgentSource,
+}
+
+/// A deployment graph with its agent definitions, validated and resolved. See the
+/// [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    graph_path: Option<PathBuf>,
+    graph: DeploymentGraph,
+    agents: Vec<FleetAgent>,
+    grants: BTreeMap<String, Vec<GpuGrant>>,
+    translator: FlakeTranslator,
+}
+
+impl Fleet {
+    /// Reads the graph at `path` (YAML, or JSON when it ends in `.json`) and the agent
+    /// definitions it references (relative to the graph's directory), and checks everything.
+    ///
+    /// # Errors
+    /// [`FleetError::Unreadable`] when the graph file cannot be read or parsed;
+    /// [`FleetError::Invalid`] with every problem found otherwise.
+    pub fn load(path: impl AsRef<Path>, options: FleetOptions) -> Result<Self, FleetError> {
+        let path = path.as_ref();
+        let document = GraphDocument::from_path(path).map_err(FleetError::Unreadable)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut fleet = Self::from_document(&document, base, options)?;
+        fleet.graph_path = Some(path.to_owned());
+        Ok(fleet)
+    }
+
+    /// Like [`load`](Self::load) for a document already in memory; agent `definition` paths
+    /// are relative to `definitions_dir`.
+    ///
+    /// # Errors
+    /// [`FleetError::Invalid`] with every problem found.
+    pub fn from_document(
+        document: &GraphDocument,
+        definitions_dir: &Path,
+        options: FleetOptions,
+    ) -> Result<Self, FleetError> {
+        let (graph, mut problems) = document.to_graph_with_problems();
+        let read = agents::read_definitions(&graph, definitions_dir);
+        let plan = gpus::plan(&graph, &read.sources);
+        let translator = translator(&read.sources, &plan, &options)?;
+        if let Err(ValidationErrors(found)) = translator.check_graph(&graph) {
+            problems.extend(found);
+        }
+        // The graph's and the translators' problems, then the definitions' and the GPUs'; a
+        // definition that could not be read is reported as such, not also as "not loaded".
+        problems.retain(|problem| !read.failed(problem));
+        problems.extend(read.problems.iter().cloned());
+        problems.extend(plan.problems);
+        if !problems.is_empty() {
+            return Err(FleetError::Invalid(ValidationErrors(problems)));
+        }
+        let agents = agents::fleet_agents(&graph, read.sources);
+        Ok(Self {
+            graph_path: None,
+            graph,
+            agents,
+            grants: plan.grants,
+            translator,
+        })
+    }
+
+    /// The graph file the fleet was loaded from, if any.
+    pub fn graph_path(&self) -> Option<&Path> {
+        self.graph_path.as_deref()
+    }
+
+    /// The validated graph.
+    pub fn graph(&self) -> &DeploymentGraph {
+        &self.graph
+    }
+
+    /// Every agent, sorted by name.
+    pub fn agents(&self) -> &[FleetAgent] {
+        &self.agents
+    }
+
+    /// The GPUs granted to each agent that needs some, by agent name.
+    pub fn gpu_grants(&self) -> &BTreeMap<String, Vec<GpuGrant>> {
+        &self.grants
+    }
+
+    /// The files of the fleet: `flake.nix`, `hosts/<host>.nix` and `modules/<name>.nix`.
+    /// Everything was read and checked by [`load`](Self::load); this only assembles.
+    ///
+    /// # Errors
+    /// [`TranslationError`] when a translator still fails (every failing node is listed).
+    pub fn translate(&self) -> Result<NixDeploymentSpec, TranslationError> {
+        self.translator.translate_checked(&self.graph)
+    }
+}
+
+/// The graph translator of a fleet: the built-in kinds, agents with their definitions and GPU
+/// devices, and the user's own kinds.
+fn translator(
+    sources: &BTreeMap<String, AgentSource>,
+    plan: &gpus::GpuPlan,
+    options: &FleetOptions,
+) -> Result<FlakeTranslator, FleetError> {
+    let placed: BTreeMap<String, PlacedAgent> = sources
+        .iter()
+        .map(|(node, source)| {
+            let gpu_devices = plan
+                .grants
+                .get(node)
+                .map(|grants| grants.iter().filter_map(|g| g.device).collect())
+                .unwrap_or_default();
+            let agent = PlacedAgent {
+                source: source.clone(),
+                gpu_devices,
+            };
+            (node.clone(), agent)
+        })
+        .collect();
+    let mut agent_translator =
+        AgentNodeTranslator::new(placed, options.containers.clone()).map_err(FleetError::Agents)?;
+    if let Some(url) = &options.agent_flake_url {
+        agent_translator = agent_translator.with_flake_url(url.as_str());
+    }
+    let mut registry = NodeTranslatorRegistry::with_builtins();
+    registry.register("agent", agent_translator);
+    registry.merge(&options.translators);
+    let mut translator = FlakeTranslator::new(registry);
+    if let Some(nixpkgs) = &options.nixpkgs {
+        translator = translator.with_nixpkgs(nixpkgs.as_str());
+    }
+    if let Some(description) = &options.description {
+        translator = translator.with_description(description.as_str());
+    }
+    Ok(translator)
+}
