@@ -22,13 +22,29 @@ const RECOVERY_ROUNDS: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Edit { replica: usize, fact: u8, value: u8 },
-    Believe { replica: usize, fact: u8, confidence: u8 },
-    Deliver { pick: usize },
-    Drop { pick: usize },
-    Duplicate { pick: usize },
+    Edit {
+        replica: usize,
+        fact: u8,
+        value: u8,
+    },
+    Believe {
+        replica: usize,
+        fact: u8,
+        confidence: u8,
+    },
+    Deliver {
+        pick: usize,
+    },
+    Drop {
+        pick: usize,
+    },
+    Duplicate {
+        pick: usize,
+    },
     DropAll,
-    Tick { ms: u64 },
+    Tick {
+        ms: u64,
+    },
 }
 
 fn step(replicas: usize) -> impl Strategy<Value = Step> {
@@ -133,7 +149,10 @@ impl Net {
             } => {
                 let r = &mut self.replicas[replica];
                 let c = f64::from(confidence) / 100.0;
-                if r.doc.believe(&fact_id(fact), c, confidence > 50, at(self.now)).is_ok() {
+                if r.doc
+                    .believe(&fact_id(fact), c, confidence > 50, at(self.now))
+                    .is_ok()
+                {
                     let out = r.engine.local_change(&mut r.doc);
                     self.queue.extend(out);
                 }
@@ -189,7 +208,11 @@ fn values(doc: &SharedKnowledge) -> String {
     let facts = doc.facts();
     let mut out = format!("{facts:?}");
     for fact in &facts {
-        out.push_str(&format!("{:?}{:?}", doc.candidates(&fact.id), doc.beliefs(&fact.id)));
+        out.push_str(&format!(
+            "{:?}{:?}",
+            doc.candidates(&fact.id),
+            doc.beliefs(&fact.id)
+        ));
     }
     out
 }
@@ -244,8 +267,16 @@ fn a_lost_message_stalls_plain_automerge_sync_but_not_the_engine() -> Result<(),
     let steps = vec![
         Step::Drop { pick: 0 },
         Step::Drop { pick: 0 },
-        Step::Edit { replica: 0, fact: 1, value: 1 },
-        Step::Edit { replica: 1, fact: 1, value: 2 },
+        Step::Edit {
+            replica: 0,
+            fact: 1,
+            value: 1,
+        },
+        Step::Edit {
+            replica: 1,
+            fact: 1,
+            value: 2,
+        },
         Step::Drop { pick: 0 },
         Step::Drop { pick: 0 },
     ];

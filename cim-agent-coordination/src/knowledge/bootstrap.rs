@@ -107,7 +107,7 @@ async fn apply_tail<S: KnowledgeStore>(
     for stored in store.changes_after(after).await? {
         report.last_sequence = report.last_sequence.max(stored.sequence);
         let applied = decode_change(stored.sequence, &stored.record)
-            .and_then(|bytes| knowledge.load_incremental(bytes));
+            .and_then(|bytes| knowledge.apply_change(bytes));
         match applied {
             Ok(_) => report.changes_applied += 1,
             Err(error) => {

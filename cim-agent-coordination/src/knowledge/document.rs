@@ -167,6 +167,20 @@ impl SharedKnowledge {
         Ok(self.doc.load_incremental(bytes)?)
     }
 
+    /// Applies one encoded change (as in [`LocalChange::bytes`]), strictly: bytes that are not
+    /// exactly one valid automerge change (its own checksum included) are refused. A change
+    /// whose dependencies are missing waits inside automerge until they arrive.
+    ///
+    /// # Errors
+    /// [`KnowledgeError::Malformed`] for bytes that are not a change;
+    /// [`KnowledgeError::Automerge`] when automerge refuses to apply it.
+    pub fn apply_change(&mut self, bytes: &[u8]) -> Result<(), KnowledgeError> {
+        let change = automerge::Change::from_bytes(bytes.to_vec())
+            .map_err(|_| KnowledgeError::Malformed("not an automerge change"))?;
+        self.doc.apply_changes([change])?;
+        Ok(())
+    }
+
     /// Merges another replica into this one (both end with this one's changes plus the other's).
     ///
     /// # Errors
