@@ -20,7 +20,7 @@ pub enum KnowledgeError {
     InvalidConfidence(f64),
     /// Automerge refused an operation or bytes (a corrupt change or document).
     #[error("automerge: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
     /// A value in the document could not be encoded or decoded.
     #[error("encoding a {what}: {source}")]
     Codec {
@@ -48,4 +48,10 @@ pub enum KnowledgeError {
     /// The transport refused a message.
     #[error(transparent)]
     Transport(#[from] TransportError),
+}
+
+impl From<automerge::AutomergeError> for KnowledgeError {
+    fn from(error: automerge::AutomergeError) -> Self {
+        Self::Automerge(Box::new(error))
+    }
 }

@@ -286,7 +286,7 @@ impl SyncEngine {
             let next = entry.session + 1;
             entry.reset(next, now_ms, stats);
             tracing::warn!(peer = %message.from.0, %error, "sync message refused; session reset");
-            return Err(KnowledgeError::Automerge(error));
+            return Err(error.into());
         }
         stats.received += 1;
         let ours = knowledge.heads();
