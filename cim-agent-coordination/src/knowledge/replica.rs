@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use cim_domain_agent::AgentId;
 use futures::StreamExt;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 use super::bootstrap::{RecoveryReport, bootstrap, compact};
@@ -72,6 +72,7 @@ struct State {
     engine: SyncEngine,
     unstored: Vec<LocalChange>,
     last_hello_ms: u64,
+    last_heads: Vec<automerge::ChangeHash>,
 }
 
 struct Shared<T, S> {
@@ -84,6 +85,7 @@ struct Shared<T, S> {
     config: ReplicaConfig,
     state: Mutex<State>,
     malformed: AtomicU64,
+    version: watch::Sender<u64>,
 }
 
 /// One agent's replica of the shared knowledge, kept in sync with its peers over `T` and
@@ -139,8 +141,10 @@ impl<T: Transport, S: KnowledgeStore> KnowledgeReplica<T, S> {
                 engine: SyncEngine::new(agent, incarnation, config.policy),
                 unstored: Vec::new(),
                 last_hello_ms: 0,
+                last_heads: Vec::new(),
             }),
             malformed: AtomicU64::new(0),
+            version: watch::Sender::new(0),
         });
         shared.transport.flush().await?;
         shared.hello().await;
@@ -182,6 +186,12 @@ impl<T: Transport, S: KnowledgeStore> KnowledgeReplica<T, S> {
         self.shared.state.lock().await.engine.peers()
     }
 
+    /// A receiver that sees a new number whenever this replica's document changed (a local
+    /// write or a peer's changes merged): wait on it instead of polling.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.shared.version.subscribe()
+    }
+
     /// Messages that arrived malformed and were dropped.
     pub fn malformed(&self) -> u64 {
         self.shared.malformed.load(Ordering::Relaxed)
@@ -210,6 +220,9 @@ impl<T: Transport, S: KnowledgeStore> KnowledgeReplica<T, S> {
             (result, change, outgoing)
         };
         self.shared.send(outgoing).await;
+        if change.is_some() {
+            self.shared.version.send_modify(|v| *v += 1);
+        }
         if let Some(change) = change {
             self.shared.store_change(change).await;
         }
@@ -381,7 +394,14 @@ impl<T: Transport, S: KnowledgeStore> Shared<T, S> {
                     engine.peer_seen(knowledge, hello.from, hello.incarnation, now)
                 }
                 WireMessage::Sync(sync) => match engine.receive(knowledge, &sync, now) {
-                    Ok(answer) => answer,
+                    Ok(answer) => {
+                        let heads = knowledge.heads();
+                        if heads != state.last_heads {
+                            state.last_heads = heads;
+                            self.version.send_modify(|v| *v += 1);
+                        }
+                        answer
+                    }
                     Err(error) => {
                         self.malformed.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%error, "knowledge sync message refused");
