@@ -140,6 +140,27 @@ fn concurrent_writes_surface_as_values_with_authors_and_every_strategy_agrees_ac
         }
     );
     assert_eq!(hook.0, vec![topic.clone()]);
+    // While the vote is open nobody opens another; a failed vote asks for a new proposal.
+    let again = a.resolve_conflict(&gpus, ResolutionStrategy::Consensus, &mut hook, at(41))?;
+    assert!(matches!(
+        again,
+        Some((Resolution::AwaitingConsensus { .. }, None))
+    ));
+    a.record_consensus(
+        &topic,
+        ConsensusState::Failed {
+            proposal: Uuid::from_u128(99),
+        },
+        at(42),
+    )?;
+    hook.1 = Uuid::from_u128(100);
+    let Some((Resolution::AwaitingConsensus { proposal, .. }, Some(_))) =
+        a.resolve_conflict(&gpus, ResolutionStrategy::Consensus, &mut hook, at(43))?
+    else {
+        panic!("a failed vote should lead to a new proposal");
+    };
+    assert_eq!(proposal, Some(Uuid::from_u128(100)));
+    assert_eq!(hook.0.len(), 2);
     let chosen = a
         .conflict(&gpus)
         .and_then(|c| {
@@ -172,7 +193,7 @@ fn concurrent_writes_surface_as_values_with_authors_and_every_strategy_agrees_ac
         a.fact(&gpus).map(|f| f.object),
         Some(FactObject::Text("2".into()))
     );
-    assert_eq!(hook.0.len(), 1, "no second proposal once decided");
+    assert_eq!(hook.0.len(), 2, "no further proposal once decided");
     Ok(())
 }
 

@@ -71,7 +71,8 @@ pub enum ResolutionStrategy {
 pub enum Resolution {
     /// This value wins.
     Chosen(Candidate),
-    /// The topic is not decided yet (no proposal, an open one, or a failed one).
+    /// The topic is not decided yet: no proposal (none yet, or the last one failed) or an
+    /// open one.
     AwaitingConsensus {
         /// The topic the vote is on.
         topic: Topic,
@@ -144,10 +145,9 @@ pub fn resolve(
                     None => return waiting(Some(*proposal)),
                 }
             }
-            Some(ConsensusState::Open { proposal } | ConsensusState::Failed { proposal }) => {
-                return waiting(Some(*proposal));
-            }
-            None => return waiting(None),
+            Some(ConsensusState::Open { proposal }) => return waiting(Some(*proposal)),
+            // A failed vote is as good as none: the next resolution asks for a new proposal.
+            Some(ConsensusState::Failed { .. }) | None => return waiting(None),
         },
     };
     match chosen {
