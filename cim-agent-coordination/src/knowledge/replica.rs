@@ -53,7 +53,8 @@ pub struct ReplicaConfig {
     pub policy: SyncPolicy,
     /// How often the periodic check runs (re-sync due, retry of unstored changes).
     pub tick: Duration,
-    /// How often the replica announces itself.
+    /// How often the replica announces itself. Keep it well under
+    /// [`SyncPolicy::peer_timeout_ms`], or quiet peers are taken for gone between hellos.
     pub hello_every: Duration,
 }
 
