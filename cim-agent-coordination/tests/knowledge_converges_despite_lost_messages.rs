@@ -261,7 +261,7 @@ proptest! {
 }
 
 #[test]
-fn a_lost_message_stalls_plain_automerge_sync_but_not_the_engine() -> Result<(), TestCaseError> {
+fn a_pair_whose_every_message_is_lost_converges_by_re_sync() -> Result<(), TestCaseError> {
     // Both edit, every message of the first exchange is lost: without the re-sync rule the
     // in-flight states would wait forever; with it the pair converges in bounded rounds.
     let steps = vec![
@@ -282,5 +282,26 @@ fn a_lost_message_stalls_plain_automerge_sync_but_not_the_engine() -> Result<(),
     ];
     let rounds = run(2, &steps)?;
     prop_assert!(rounds >= 1, "recovery needed at least one re-sync");
+    Ok(())
+}
+
+#[test]
+fn plain_automerge_sync_stalls_after_the_first_exchange_is_lost() -> Result<(), TestCaseError> {
+    // Why the recovery rules exist: automerge's sync states wait for an answer after sending,
+    // so once both first messages are lost neither side ever speaks again.
+    use automerge::sync::{State, SyncDoc};
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT};
+    let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
+    let put = |doc: &mut AutoCommit, key: &str| doc.put(ROOT, key, 1_i64).is_ok();
+    prop_assert!(put(&mut a, "x") && put(&mut b, "y"));
+    let (mut sa, mut sb) = (State::new(), State::new());
+    prop_assert!(a.sync().generate_sync_message(&mut sa).is_some()); // lost
+    prop_assert!(b.sync().generate_sync_message(&mut sb).is_some()); // lost
+    for _ in 0..3 {
+        prop_assert!(a.sync().generate_sync_message(&mut sa).is_none());
+        prop_assert!(b.sync().generate_sync_message(&mut sb).is_none());
+    }
+    prop_assert_ne!(a.get_heads(), b.get_heads());
     Ok(())
 }
