@@ -31,11 +31,11 @@ impl Transport for Lossy {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         if subject.starts_with("cim.knowledge.") {
             let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-            if n % self.drop_every == 0 {
+            if n.is_multiple_of(self.drop_every) {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
-            if n % self.dup_every == 0 {
+            if n.is_multiple_of(self.dup_every) {
                 self.inner.publish(subject, payload.clone()).await?;
             }
         }
