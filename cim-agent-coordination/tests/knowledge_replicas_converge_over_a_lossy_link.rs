@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,7 +16,8 @@ use cim_agent_coordination::transport::{
 use common::knowledge_script::{Failure, assertion, at, converged, start};
 
 /// Delegates to an inner transport, dropping every `drop_every`-th knowledge publish and
-/// sending every `dup_every`-th twice (deterministic, so a failure replays).
+/// sending every `dup_every`-th twice (deterministic, so a failure replays), or dropping every
+/// knowledge publish during a blackout.
 #[derive(Clone)]
 struct Lossy {
     inner: InProcessTransport,
@@ -24,6 +25,7 @@ struct Lossy {
     drop_every: u64,
     dup_every: u64,
     dropped: Arc<AtomicU64>,
+    blackout: Arc<AtomicBool>,
 }
 
 #[async_trait]
@@ -31,7 +33,7 @@ impl Transport for Lossy {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         if subject.starts_with("cim.knowledge.") {
             let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_multiple_of(self.drop_every) {
+            if n.is_multiple_of(self.drop_every) || self.blackout.load(Ordering::Relaxed) {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
@@ -94,6 +96,7 @@ async fn replicas_converge_when_a_fifth_of_messages_are_lost_and_some_duplicated
         drop_every: 5,
         dup_every: 7,
         dropped: Arc::new(AtomicU64::new(0)),
+        blackout: Arc::new(AtomicBool::new(false)),
     };
     let store = MemoryKnowledgeStore::default();
     let mut replicas = Vec::new();
@@ -116,10 +119,31 @@ async fn replicas_converge_when_a_fifth_of_messages_are_lost_and_some_duplicated
         lossy.dropped.load(Ordering::Relaxed) > 10,
         "the link really lost messages"
     );
+
+    // A blackout swallows every message of one write; nothing else is written afterwards, so
+    // only the periodic re-sync can carry it.
+    let resets_before = total_resets(&replicas).await;
+    lossy.blackout.store(true, Ordering::Relaxed);
+    replicas[0]
+        .assert_fact(assertion("r0/in-the-dark", 0, "x")?, at(1_000))
+        .await?;
+    facts += 1;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    lossy.blackout.store(false, Ordering::Relaxed);
+    converged(&replicas, facts).await?;
+    assert!(
+        total_resets(&replicas).await > resets_before,
+        "recovery had to re-sync"
+    );
+    Ok(())
+}
+
+async fn total_resets<T: Transport>(
+    replicas: &[cim_agent_coordination::knowledge::KnowledgeReplica<T, MemoryKnowledgeStore>],
+) -> u64 {
     let mut resets = 0;
-    for r in &replicas {
+    for r in replicas {
         resets += r.stats().await.resets;
     }
-    assert!(resets > 0, "recovery had to re-sync");
-    Ok(())
+    resets
 }
