@@ -50,7 +50,11 @@ fn protocol() -> impl Strategy<Value = Protocol> {
 }
 
 fn choice() -> impl Strategy<Value = Choice> {
-    prop_oneof![Just(Choice::For), Just(Choice::Against), Just(Choice::Abstain)]
+    prop_oneof![
+        Just(Choice::For),
+        Just(Choice::Against),
+        Just(Choice::Abstain)
+    ]
 }
 
 #[derive(Debug, Clone)]
