@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cim_agent_coordination::consensus::{
     Choice, Comparison, Electorate, Outcome, Proposal, ProposalCommand, ProposalId,
-    ProposalSubject, Protocol, Quorum, Rules, Threshold, VetoRule,
+    ProposalSubject, Protocol, Quorum, Rules, Tally, Threshold, VetoRule,
 };
 use cim_domain_agent::AgentId;
 use cqrs_es::Aggregate;
@@ -192,7 +192,7 @@ proptest! {
         let opened = step(&mut state, ProposalCommand::Open {
             proposal: ProposalId(Uuid::from_u128(1)),
             subject: ProposalSubject::DeploymentGraphVersion { version: "h".into() },
-            electorate,
+            electorate: electorate.clone(),
             rules: case.rules.clone(),
             now: t0(),
         });
@@ -204,6 +204,8 @@ proptest! {
                 now: t0() + Duration::seconds(1),
             });
         }
+        // The running count kept by `apply` equals a count from scratch.
+        prop_assert_eq!(state.tally(), Tally::count(&case.rules, &electorate, state.ballots()));
         let deadline = state.deadline().unwrap_or_else(t0);
         step(&mut state, ProposalCommand::Tick { now: deadline });
         let lock = Duration::seconds(i64::from(case.rules.time_lock_secs()));

@@ -49,6 +49,8 @@ pub struct Proposal {
     ballots: BTreeMap<AgentId, Choice>,
     phase: Option<Phase>,
     closing_tally: Option<Tally>,
+    /// `Tally::count` of `ballots`, kept up to date by `apply` so a vote costs O(log n).
+    counted: Tally,
 }
 
 fn seconds(secs: u32) -> Duration {
@@ -106,10 +108,28 @@ impl Proposal {
 
     /// The count of the recorded ballots now.
     pub fn tally(&self) -> Tally {
-        match &self.charter {
-            Some(c) => Tally::count(&c.rules, &c.electorate, &self.ballots),
-            None => Tally::default(),
+        self.counted
+    }
+
+    /// The tally after `voter` (eligible) votes `choice` instead of `previous`.
+    fn recounted(
+        &self,
+        charter: &Charter,
+        voter: &AgentId,
+        choice: Choice,
+        previous: Option<Choice>,
+    ) -> Tally {
+        let mut tally = self.counted;
+        let units = charter
+            .electorate
+            .get(voter)
+            .map_or(0, |m| charter.rules.units(m));
+        match previous {
+            Some(old) => tally.remove(old, units),
+            None => tally.voters = tally.voters.saturating_add(1),
         }
+        tally.add(choice, units);
+        tally
     }
 
     /// The events `command` produces, or why it is refused. Pure: no clock, no I/O.
@@ -235,9 +255,7 @@ impl Proposal {
             at: now,
         }];
         let before = self.tally();
-        let mut ballots = self.ballots.clone();
-        ballots.insert(voter, choice);
-        let after = Tally::count(rules, &charter.electorate, &ballots);
+        let after = self.recounted(charter, &voter, choice, previous);
 
         if let (Some(extension), Some(quorum)) = (rules.late_quorum_extension_secs, &rules.quorum) {
             let met = |t: &Tally| {
@@ -257,8 +275,10 @@ impl Proposal {
         // Early close: split the ballots into those that can no longer change and the units
         // of voters who may still vote (everyone, when revoting is on).
         let (fixed, free) = if rules.revoting {
-            let mut fixed = Tally::count(rules, &charter.electorate, &BTreeMap::new());
-            fixed.voters = 0;
+            let fixed = Tally {
+                eligible: after.eligible,
+                ..Tally::default()
+            };
             (fixed, after.eligible)
         } else {
             let counted = after
@@ -357,9 +377,21 @@ impl Aggregate for Proposal {
                 });
                 self.deadline = Some(deadline);
                 self.phase = Some(Phase::Open);
+                self.counted = self
+                    .charter
+                    .as_ref()
+                    .map(|c| Tally::count(&c.rules, &c.electorate, &BTreeMap::new()))
+                    .unwrap_or_default();
             }
             ProposalEvent::VoteCast { voter, choice, .. } => {
-                self.ballots.insert(voter, choice);
+                // Idempotent: applying the same VoteCast twice finds the ballot already there.
+                let standing = self.ballots.get(&voter).copied();
+                if standing != Some(choice)
+                    && let Some(charter) = &self.charter
+                {
+                    self.counted = self.recounted(charter, &voter, choice, standing);
+                    self.ballots.insert(voter, choice);
+                }
             }
             ProposalEvent::DeadlineExtended { deadline, .. } => self.deadline = Some(deadline),
             ProposalEvent::VotingClosed {

@@ -78,6 +78,16 @@ impl Tally {
         *slot = slot.saturating_add(units);
     }
 
+    /// Takes `units` back from `choice` (a replaced vote under revoting).
+    pub fn remove(&mut self, choice: Choice, units: u64) {
+        let slot = match choice {
+            Choice::For => &mut self.yes,
+            Choice::Against => &mut self.no,
+            Choice::Abstain => &mut self.abstain,
+        };
+        *slot = slot.saturating_sub(units);
+    }
+
     /// Units that count toward quorum.
     pub fn participation(&self, count_abstentions: bool) -> u64 {
         let decisive = self.yes.saturating_add(self.no);
