@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cim_agent_coordination::consensus::{
-    Choice, Coordinator, Electorate, MessageStream, Proposal,
-    ProposalCommand, ProposalId, ProposalSubject, Protocol, Quorum, Rules, ServeHandle,
-    SystemClock, Tally, Threshold, Voter, evaluate,
-};
 use cim_agent_coordination::consensus::wire::OutcomeMessage;
+use cim_agent_coordination::consensus::{
+    Choice, Coordinator, Electorate, MessageStream, Proposal, ProposalCommand, ProposalId,
+    ProposalSubject, Protocol, Quorum, Rules, ServeHandle, SystemClock, Tally, Threshold, Voter,
+    evaluate,
+};
 use cim_agent_coordination::transport::NatsTransport;
 use cim_domain_agent::AgentId;
 use cim_jetstream::testing::NatsServer;
@@ -27,6 +27,9 @@ use tokio::task::JoinHandle;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// A round that takes longer than this is a failure, not a measurement.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everyone votes; 7 of 10 for passes; the tenth vote decides.
 fn rules() -> Rules {
     Rules {
@@ -34,7 +37,10 @@ fn rules() -> Rules {
             threshold: Threshold::at_least(1, 1),
             count_abstentions: true,
         }),
-        ..Rules::new(Protocol::QualifiedMajority(Threshold::at_least(7, 10)), 3600)
+        ..Rules::new(
+            Protocol::QualifiedMajority(Threshold::at_least(7, 10)),
+            3600,
+        )
     }
 }
 
@@ -64,7 +70,9 @@ where
             }
         }));
     }
-    let outcomes = Voter::new(bus.clone(), AgentId::new_v7()).outcomes().await?;
+    let outcomes = Voter::new(bus.clone(), AgentId::new_v7())
+        .outcomes()
+        .await?;
     let coordinator = Coordinator::new(bus, store, Arc::new(SystemClock));
     let serving = coordinator.serve().await?;
     Ok(Round {
@@ -93,12 +101,15 @@ where
             rules(),
         )
         .await?;
-    while let Some(outcome) = round.outcomes.next().await {
-        if outcome.proposal == id {
-            return Ok(());
+    let wait = async {
+        while let Some(outcome) = round.outcomes.next().await {
+            if outcome.proposal == id {
+                return Ok(());
+            }
         }
-    }
-    Err("outcome stream ended".into())
+        Err::<(), Failure>("outcome stream ended".into())
+    };
+    tokio::time::timeout(LIMIT, wait).await?
 }
 
 /// The same traffic with bare async-nats: one announcement to ten agents, ten requests and
@@ -155,10 +166,8 @@ async fn baseline_round(baseline: &mut Baseline) -> Result<(), Failure> {
         .client
         .publish("bench.opened", "{\"proposal\":\"x\"}".into())
         .await?;
-    baseline
-        .outcomes
-        .next()
-        .await
+    tokio::time::timeout(LIMIT, baseline.outcomes.next())
+        .await?
         .map(drop)
         .ok_or_else(|| "outcome subscription ended".into())
 }
@@ -175,23 +184,28 @@ fn consensus_round(c: &mut Criterion) {
         Ok(runtime) => runtime,
         Err(error) => panic!("tokio runtime: {error}"),
     };
-    let (_server, mut memory, mut jetstream, mut baseline) = must(runtime.block_on(async {
-        let server = NatsServer::start().await?;
-        let bus = NatsTransport::new(server.client().await?);
+    // One server per variant: coordinators on one bus share a queue group, and two coordinators
+    // over different stores would each see votes for the other's proposals.
+    let (_servers, mut memory, mut jetstream, mut baseline) = must(runtime.block_on(async {
+        let servers = [
+            NatsServer::start().await?,
+            NatsServer::start().await?,
+            NatsServer::start().await?,
+        ];
         let memory = setup_round(
-            bus.clone(),
+            NatsTransport::new(servers[0].client().await?),
             InMemoryEventStore::<Proposal>::new_event_store(InMemoryEventRepository::new()),
         )
         .await?;
-        let repo =
-            JetStreamEventRepository::connect(&server.url(), JetStreamConfig::default()).await?;
+        let repo = JetStreamEventRepository::connect(&servers[1].url(), JetStreamConfig::default())
+            .await?;
         let jetstream = setup_round(
-            bus.clone(),
+            NatsTransport::new(servers[1].client().await?),
             JetStreamEventStore::<Proposal>::new_event_store(repo),
         )
         .await?;
-        let baseline = setup_baseline(server.client().await?).await?;
-        Ok::<_, Failure>((server, memory, jetstream, baseline))
+        let baseline = setup_baseline(servers[2].client().await?).await?;
+        Ok::<_, Failure>((servers, memory, jetstream, baseline))
     }));
 
     let mut group = c.benchmark_group("consensus_round_10_agents");

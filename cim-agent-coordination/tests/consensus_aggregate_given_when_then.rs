@@ -629,3 +629,50 @@ fn commands_before_opening_are_refused() {
         Err(ProposalError::NotOpened)
     );
 }
+
+#[test]
+fn a_late_driver_closes_at_the_deadline_and_the_time_lock_runs_from_there() -> TestResult {
+    let (state, _) = run([
+        open(equal(3), no_early_close(vetoable(30))),
+        vote(0, For, 1),
+        vote(1, For, 2),
+    ])?;
+    // Nobody ticked at 60; a veto at 70 is still inside the lock that began at the deadline.
+    let vetoed = state.decide(ProposalCommand::Veto {
+        by: agent(99),
+        reason: "caught it".into(),
+        now: at(70),
+    })?;
+    assert!(matches!(
+        vetoed.last(),
+        Some(ProposalEvent::Decided {
+            outcome: Outcome::Vetoed,
+            ..
+        })
+    ));
+    // The driver ticks at 75: voting closed at 60, the pass is enforced from 90.
+    let closed = state.decide(ProposalCommand::Tick { now: at(75) })?;
+    assert!(matches!(
+        closed.as_slice(),
+        [ProposalEvent::VotingClosed { result: Outcome::Passed, at: when, early: false, .. }] if *when == at(60)
+    ));
+    let (locked, _) = run([
+        open(equal(3), no_early_close(vetoable(30))),
+        vote(0, For, 1),
+        vote(1, For, 2),
+        ProposalCommand::Tick { now: at(75) },
+    ])?;
+    assert_eq!(
+        locked.phase(),
+        Some(Phase::TimeLocked { enforce_at: at(90) })
+    );
+    assert_eq!(
+        locked.decide(ProposalCommand::Veto {
+            by: agent(99),
+            reason: "too late".into(),
+            now: at(90),
+        }),
+        Err(ProposalError::VetoWindowOver { ended_at: at(90) })
+    );
+    Ok(())
+}

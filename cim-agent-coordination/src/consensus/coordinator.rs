@@ -32,8 +32,9 @@ use super::wire::{
 };
 use crate::transport::{Envelope, Transport, TransportError};
 
-/// Queue group of coordinators: several coordinators share the votes (optimistic concurrency
-/// in the store keeps them consistent).
+/// Queue group of coordinators: several coordinators on one bus share the votes, so they must
+/// share one event store (its optimistic concurrency keeps them consistent); a coordinator on
+/// another store would receive votes for proposals it does not know and refuse them.
 pub const QUEUE_GROUP: &str = "cim-consensus-coordinator";
 
 /// How often a command is retried when another writer committed first.

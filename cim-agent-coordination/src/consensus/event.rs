@@ -54,7 +54,8 @@ pub enum ProposalEvent {
         tally: Tally,
         /// What the count decides.
         result: Outcome,
-        /// When.
+        /// When voting closed: the vote that settled it, or the deadline (even when the
+        /// deadline driver noticed later).
         at: DateTime<Utc>,
         /// Closed before the deadline because no remaining vote could change the result.
         early: bool,

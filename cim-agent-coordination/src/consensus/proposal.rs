@@ -184,8 +184,16 @@ impl Proposal {
                 if !charter.rules.is_vetoer(&by) {
                     return Err(ProposalError::NotAVetoer(by));
                 }
+                // Vetoes run from opening to the deadline and, for a pass, on through the time
+                // lock, which starts when voting closes (at the deadline if the driver is late).
+                let lock = seconds(charter.rules.time_lock_secs());
                 let ended_at = match phase {
                     Phase::TimeLocked { enforce_at } => enforce_at,
+                    _ if now >= deadline
+                        && evaluate(&charter.rules, &self.tally()) == Outcome::Passed =>
+                    {
+                        deadline + lock
+                    }
                     _ => deadline,
                 };
                 if now >= ended_at {
@@ -206,8 +214,15 @@ impl Proposal {
             ]),
             ProposalCommand::Tick { now } => Ok(match phase {
                 Phase::Open if now >= deadline => {
+                    // Voting closed at the deadline, however late the driver noticed.
                     let tally = self.tally();
-                    self.close(charter, tally, evaluate(&charter.rules, &tally), now, false)
+                    self.close(
+                        charter,
+                        tally,
+                        evaluate(&charter.rules, &tally),
+                        deadline,
+                        false,
+                    )
                 }
                 Phase::TimeLocked { enforce_at } if now >= enforce_at => {
                     vec![self.decided(charter, Outcome::Passed, now)]
