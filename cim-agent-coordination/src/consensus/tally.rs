@@ -51,16 +51,20 @@ pub struct Tally {
 
 impl Tally {
     /// Counts `ballots` (voters outside the electorate are ignored) under `rules`.
+    ///
+    /// Both sides are sorted by agent id, so this is one merge pass, O(electorate + ballots).
     pub fn count(
         rules: &Rules,
         electorate: &Electorate,
         ballots: &BTreeMap<AgentId, Choice>,
     ) -> Self {
         let mut tally = Self::default();
+        let mut pending = ballots.iter().peekable();
         for member in electorate.members() {
             let units = rules.units(member);
             tally.eligible = tally.eligible.saturating_add(units);
-            if let Some(choice) = ballots.get(&member.agent) {
+            while pending.next_if(|(agent, _)| **agent < member.agent).is_some() {}
+            if let Some((_, choice)) = pending.next_if(|(agent, _)| **agent == member.agent) {
                 tally.add(*choice, units);
                 tally.voters = tally.voters.saturating_add(1);
             }
