@@ -15,7 +15,7 @@ use cim_agent_coordination::consensus::wire::{
 };
 use cim_agent_coordination::consensus::{
     Choice, Coordinator, Electorate, ManualClock, MessageStream, Outcome, Proposal, ProposalId,
-    ProposalSubject, Protocol, Quorum, Refusal, Rules, Threshold, Voter, VoterError,
+    ProposalSubject, Protocol, Quorum, Refusal, Rules, Threshold, VetoRule, Voter, VoterError,
 };
 use cim_agent_coordination::transport::Transport;
 use cim_domain_agent::AgentId;
@@ -183,8 +183,9 @@ where
     }
     // 5 for, 4 against, one missing vote that could still tie it: nothing closes early.
     assert_eq!(coordinator.tick().await?, vec![]);
+    // The deadline driver closes it once the clock passes the deadline.
+    let driver = coordinator.spawn_deadline_driver(Duration::from_millis(5));
     clock.advance(chrono::Duration::seconds(60));
-    assert_eq!(coordinator.tick().await?, vec![second]);
     let decided = next_outcome(&mut outcomes).await?;
     assert_eq!(
         (decided.proposal, decided.outcome),
@@ -194,6 +195,9 @@ where
         (decided.tally.yes, decided.tally.no, decided.tally.voters),
         (5, 4, 9)
     );
+    assert_eq!(decided.at, start + chrono::Duration::seconds(60));
+    assert!(coordinator.watched().is_empty());
+    drop(driver);
     drop(gates);
 
     // 3. The coordinator restarts mid-vote: nothing is lost.
@@ -208,7 +212,7 @@ where
         .await?;
     let voters: Vec<Voter<T>> = agents()
         .into_iter()
-        .map(|id| Voter::new(bus.clone(), id))
+        .map(|id| Voter::new(bus.clone(), id).with_timeouts(Duration::from_millis(250), WAIT))
         .collect();
     for voter in &voters[..5] {
         voter.vote(third, Choice::For).await?;
@@ -286,5 +290,35 @@ where
         Err(VoterError::Refused(Refusal::Ineligible))
     ));
     assert_eq!(restarted.load(fourth).await?.ballots().len(), 1);
+
+    // 5. A named vetoer stops a proposal over the transport; anyone else is refused.
+    let fifth = ProposalId(Uuid::from_u128(0x5));
+    let guardian = Voter::new(bus.clone(), agent(50));
+    restarted
+        .open(
+            fifth,
+            graph("sha256-eeee"),
+            Electorate::equal(agents()),
+            Rules {
+                veto: Some(VetoRule {
+                    vetoers: vec![agent(50)],
+                    time_lock_secs: 30,
+                }),
+                ..Rules::new(Protocol::SimpleMajority, 60)
+            },
+        )
+        .await?;
+    voters[0].vote(fifth, Choice::For).await?;
+    assert!(matches!(
+        voters[1].veto(fifth, "not mine to stop").await,
+        Err(VoterError::Refused(Refusal::NotAVetoer))
+    ));
+    guardian.veto(fifth, "the GPU node is draining").await?;
+    let decided = next_outcome(&mut outcomes).await?;
+    assert_eq!(
+        (decided.proposal, decided.outcome),
+        (fifth, Outcome::Vetoed)
+    );
+    assert_eq!(decided.subject, graph("sha256-eeee"));
     Ok(())
 }
