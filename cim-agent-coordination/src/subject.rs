@@ -16,10 +16,11 @@
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
 //! | `cim.tasks.…` | coordinator, agents | task offers, bids, acknowledgements, results |
 //! | `cim.dialog.<dialog>.…` | dialog participants | turns of one dialog |
-//! | `cim.consensus.<proposal>.…` | coordinator, voters | proposals, votes, outcomes |
 //! | `cim.knowledge.<space>.hello.<agent>` | the replica of `<agent>` | presence: incarnation, heads ([`crate::knowledge::KnowledgeSubjects`]) |
 //! | `cim.knowledge.<space>.sync.<from>.<to>` | the replica of `<from>` | one automerge sync message to `<to>` |
 //! | `cim.knowledge.<space>.changes.<agent>` | the replica of `<agent>` (JetStream) | its stored changes, `Nats-Msg-Id` = change hash |
+//! | `cim.consensus.<proposal>.{opened,outcome}` | the consensus coordinator | announcement, decision ([`crate::consensus::wire`]) |
+//! | `cim.consensus.<proposal>.{vote,veto}.<agent>` | the voter `<agent>` (request) | ballot, answered with a receipt |
 //!
 //! An agent publishes only on subjects that carry its own name (or, for replies, on the inbox it
 //! was given), which is what lets NATS permissions be generated from this table.

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod knowledge_script;
+pub mod consensus_script;
 pub mod transport_script;
