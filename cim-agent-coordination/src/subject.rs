@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
 //! | `cim.tasks.…` | coordinator, agents | task offers, bids, acknowledgements, results |
-//! | `cim.dialog.<dialog>.…` | dialog participants | turns of one dialog |
+//! | `cim.dialog.<dialog>.to.<agent>` ([`dialog_inbox`]) | dialog participants (via [`crate::dialog::DialogChannel`]) | one turn of dialog `<dialog>` delivered to `<agent>`, its context filtered for that agent; `<agent>` subscribes to `cim.dialog.*.to.<agent>` |
 //! | `cim.consensus.<proposal>.…` | coordinator, voters | proposals, votes, outcomes |
 //! | `cim.knowledge.…` | replicas | automerge sync messages |
 //!
@@ -36,6 +36,17 @@ pub const DIALOG: &str = "cim.dialog";
 pub const CONSENSUS: &str = "cim.consensus";
 /// Prefix of shared-knowledge subjects.
 pub const KNOWLEDGE: &str = "cim.knowledge";
+
+/// The subject on which agent `agent` receives the turns of dialog `dialog`:
+/// `cim.dialog.<dialog>.to.<agent>`.
+///
+/// # Errors
+/// [`TransportError::InvalidSubject`] when either name is not a valid token.
+pub fn dialog_inbox(dialog: &str, agent: &str) -> Result<String, TransportError> {
+    validate_token(dialog)?;
+    validate_token(agent)?;
+    Ok(format!("{DIALOG}.{dialog}.to.{agent}"))
+}
 
 /// Why a token, subject or filter is not valid.
 fn token_problem(token: &str, wildcards: bool) -> Option<&'static str> {
