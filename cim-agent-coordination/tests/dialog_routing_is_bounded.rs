@@ -36,7 +36,11 @@ fn the_turn_limit_ends_a_dialog() {
         ..RouterConfig::default()
     });
     for _ in 0..3 {
-        assert!(router.route_message(&say(ORCHESTRATOR, Strategy::RoundRobin), &ALL).is_ok());
+        assert!(
+            router
+                .route_message(&say(ORCHESTRATOR, Strategy::RoundRobin), &ALL)
+                .is_ok()
+        );
     }
     assert_eq!(
         router.route_message(&say(ORCHESTRATOR, Strategy::Broadcast), &ALL),
@@ -48,7 +52,11 @@ fn the_turn_limit_ends_a_dialog() {
     // A refused message changes nothing; forgetting the dialog resets it.
     assert_eq!(router.counters(DIALOG).turns, 3);
     router.forget_dialog(DIALOG);
-    assert!(router.route_message(&say(ORCHESTRATOR, Strategy::Broadcast), &ALL).is_ok());
+    assert!(
+        router
+            .route_message(&say(ORCHESTRATOR, Strategy::Broadcast), &ALL)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -57,8 +65,14 @@ fn hand_offs_in_a_row_are_bounded_and_another_turn_resets_the_chain() {
         max_handoff_chain: 2,
         ..RouterConfig::default()
     });
-    assert_eq!(router.route_message(&handoff(NIX, GPU), &ALL), Ok(vec![GPU]));
-    assert_eq!(router.route_message(&handoff(GPU, NIX), &ALL), Ok(vec![NIX]));
+    assert_eq!(
+        router.route_message(&handoff(NIX, GPU), &ALL),
+        Ok(vec![GPU])
+    );
+    assert_eq!(
+        router.route_message(&handoff(GPU, NIX), &ALL),
+        Ok(vec![NIX])
+    );
     // A ping-pong would never end: the third hand-off in a row is refused.
     assert_eq!(
         router.route_message(&handoff(NIX, GPU), &ALL),
@@ -67,8 +81,15 @@ fn hand_offs_in_a_row_are_bounded_and_another_turn_resets_the_chain() {
             max: 2
         })
     );
-    assert!(router.route_message(&say(NIX, Strategy::Direct { to: REVIEWER }), &ALL).is_ok());
-    assert_eq!(router.route_message(&handoff(REVIEWER, GPU), &ALL), Ok(vec![GPU]));
+    assert!(
+        router
+            .route_message(&say(NIX, Strategy::Direct { to: REVIEWER }), &ALL)
+            .is_ok()
+    );
+    assert_eq!(
+        router.route_message(&handoff(REVIEWER, GPU), &ALL),
+        Ok(vec![GPU])
+    );
 }
 
 #[test]
@@ -112,7 +133,10 @@ fn no_participants_or_no_recipient_fail_fast() {
     // Alone in a dialog: nobody to hear it.
     assert!(matches!(
         router.route_message(&say(ORCHESTRATOR, Strategy::Broadcast), &[ORCHESTRATOR]),
-        Err(RoutingError::NoRecipient { strategy: "broadcast", .. })
+        Err(RoutingError::NoRecipient {
+            strategy: "broadcast",
+            ..
+        })
     ));
     let quantum = Strategy::Capability {
         required: vec!["quantum".into()],
@@ -121,7 +145,10 @@ fn no_participants_or_no_recipient_fail_fast() {
     };
     assert!(matches!(
         router.route_message(&say(ORCHESTRATOR, quantum), &ALL),
-        Err(RoutingError::NoRecipient { strategy: "capability", .. })
+        Err(RoutingError::NoRecipient {
+            strategy: "capability",
+            ..
+        })
     ));
     let both = Strategy::Capability {
         required: vec!["gpu".into(), "review".into()],
@@ -141,7 +168,10 @@ fn no_participants_or_no_recipient_fail_fast() {
         })
     );
     assert_eq!(
-        router.route_message(&say(ORCHESTRATOR, Strategy::Broadcast), &[ORCHESTRATOR, stranger]),
+        router.route_message(
+            &say(ORCHESTRATOR, Strategy::Broadcast),
+            &[ORCHESTRATOR, stranger]
+        ),
         Err(RoutingError::UnknownAgent { agent: stranger })
     );
     assert_eq!(router.counters(DIALOG).turns, 0, "refusals are not turns");
@@ -162,7 +192,10 @@ fn an_offline_recipient_is_skipped_queued_or_refused_by_policy() {
     let broadcast = say(ORCHESTRATOR, Strategy::Broadcast);
 
     let mut skip = offline(OfflinePolicy::Skip);
-    assert_eq!(skip.route_message(&broadcast, &ALL), Ok(vec![PLANNER, GPU, REVIEWER]));
+    assert_eq!(
+        skip.route_message(&broadcast, &ALL),
+        Ok(vec![PLANNER, GPU, REVIEWER])
+    );
     assert_eq!(
         skip.route_message(&direct, &ALL),
         Err(RoutingError::NoRecipient {
@@ -174,13 +207,23 @@ fn an_offline_recipient_is_skipped_queued_or_refused_by_policy() {
     // Round-robin passes over the offline agent.
     let rr = say(ORCHESTRATOR, Strategy::RoundRobin);
     let picks: Vec<_> = (0..4)
-        .map(|_| skip.route_message(&rr, &ALL).ok().and_then(|r| r.first().copied()))
+        .map(|_| {
+            skip.route_message(&rr, &ALL)
+                .ok()
+                .and_then(|r| r.first().copied())
+        })
         .collect();
-    assert_eq!(picks, [Some(PLANNER), Some(GPU), Some(REVIEWER), Some(PLANNER)]);
+    assert_eq!(
+        picks,
+        [Some(PLANNER), Some(GPU), Some(REVIEWER), Some(PLANNER)]
+    );
 
     let mut queue = offline(OfflinePolicy::Queue);
     assert_eq!(queue.route_message(&direct, &ALL), Ok(vec![NIX]));
-    assert_eq!(queue.route_message(&broadcast, &ALL), Ok(vec![PLANNER, NIX, GPU, REVIEWER]));
+    assert_eq!(
+        queue.route_message(&broadcast, &ALL),
+        Ok(vec![PLANNER, NIX, GPU, REVIEWER])
+    );
 
     let mut error = offline(OfflinePolicy::Error);
     assert_eq!(
@@ -217,7 +260,11 @@ fn a_selector_naming_a_non_participant_is_retried_then_falls_back() {
     let pick = say(ORCHESTRATOR, Strategy::Selector);
     assert_eq!(router.route_message(&pick, &ALL), Ok(vec![PLANNER]));
     assert_eq!(asked.load(Ordering::Relaxed), 3, "bounded retries");
-    assert_eq!(router.route_message(&pick, &ALL), Ok(vec![NIX]), "fallback rotates");
+    assert_eq!(
+        router.route_message(&pick, &ALL),
+        Ok(vec![NIX]),
+        "fallback rotates"
+    );
 
     let mut strict = team(RouterConfig {
         selector_attempts: 2,
@@ -248,11 +295,12 @@ fn a_selector_that_corrects_itself_is_accepted_and_sees_its_refusals() {
             Some(AgentId(Uuid::from_u128(99)))
         } else {
             // Pick the reviewer by name through the router's view.
-            input
-                .participants
-                .iter()
-                .copied()
-                .find(|id| input.router.agent(*id).is_some_and(|a| a.name == "reviewer"))
+            input.participants.iter().copied().find(|id| {
+                input
+                    .router
+                    .agent(*id)
+                    .is_some_and(|a| a.name == "reviewer")
+            })
         }
     }));
     assert_eq!(
