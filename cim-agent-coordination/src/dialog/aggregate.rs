@@ -303,8 +303,9 @@ impl Dialog {
                 self.merge = merge;
             }
             DialogEvent::TurnTaken { turn } => {
-                // Idempotent per turn: cqrs-es's snapshotting store may apply a commit twice.
-                if self.turns.iter().any(|t| t.seq == turn.seq) {
+                // Idempotent per turn (sequence numbers are 1, 2, 3, …): cqrs-es's snapshotting
+                // store may apply a commit twice.
+                if turn.seq as usize <= self.turns.len() {
                     return;
                 }
                 match &turn.strategy {

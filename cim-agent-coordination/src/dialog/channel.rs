@@ -214,7 +214,7 @@ async fn pump(
             tracing::warn!(%dialog, %agent, size = envelope.payload.len(), max_bytes, "oversized dialog message dropped");
             continue;
         }
-        let delivery: Delivery = match serde_json::from_slice(&envelope.payload) {
+        let delivery: Box<Delivery> = match serde_json::from_slice(&envelope.payload) {
             Ok(delivery) => delivery,
             Err(error) => {
                 ChannelStats::bump(&stats.malformed);

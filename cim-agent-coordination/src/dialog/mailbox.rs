@@ -16,7 +16,7 @@ use super::wire::Delivery;
 pub struct Mailbox {
     agent: AgentId,
     capacity: usize,
-    queues: Mutex<[VecDeque<Delivery>; 4]>,
+    queues: Mutex<[VecDeque<Box<Delivery>>; 4]>,
     len: AtomicUsize,
     readable: Notify,
     writable: Notify,
@@ -34,7 +34,7 @@ impl Mailbox {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, [VecDeque<Delivery>; 4]> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [VecDeque<Box<Delivery>>; 4]> {
         // Queues stay consistent under a panic elsewhere (push/pop only); keep using them.
         self.queues
             .lock()
@@ -67,7 +67,7 @@ impl Mailbox {
     }
 
     /// Adds a delivery, or gives it back when full.
-    pub(crate) fn try_push(&self, delivery: Delivery) -> Result<(), Delivery> {
+    pub(crate) fn try_push(&self, delivery: Box<Delivery>) -> Result<(), Box<Delivery>> {
         {
             let mut queues = self.lock();
             if self.len() >= self.capacity {
@@ -89,7 +89,7 @@ impl Mailbox {
             delivery
         };
         self.writable.notify_waiters();
-        Some(delivery)
+        Some(*delivery)
     }
 
     /// Waits for the most urgent delivery.
