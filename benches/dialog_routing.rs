@@ -223,7 +223,7 @@ fn delivery(c: &mut Criterion) {
             .with_context(context.clone());
         // The bare baseline sends the same bytes a recipient gets, one subject per recipient.
         let payload = match serde_json::to_vec(&serde_json::json!({
-            "dialog": channel.id(), "seq": 1, "from": speaker, "to": agents[1],
+            "dialog": channel.id(), "seq": 1, "from": speaker,
             "strategy": message.strategy, "priority": "Normal", "content": message.content,
             "context": context,
         })) {

@@ -89,7 +89,7 @@ async fn run<T: Transport>(transport: T) -> ScriptResult<()> {
     let subject = dialog_inbox(&ch.id().to_string(), &PLANNER.to_string())?;
     for seq in 1..=3 {
         let delivery = serde_json::json!({
-            "dialog": ch.id(), "seq": 100 + seq, "from": GPU, "to": PLANNER,
+            "dialog": ch.id(), "seq": 100 + seq, "from": GPU,
             "strategy": {"type": "Broadcast"}, "priority": "Normal", "content": "x",
             "context": {}
         });
@@ -100,7 +100,7 @@ async fn run<T: Transport>(transport: T) -> ScriptResult<()> {
     transport.flush().await?;
     settle(&ch, PLANNER, 2).await?;
 
-    // Bad payloads: not JSON, meant for another agent, over the size limit.
+    // Bad payloads: not JSON, meant for another dialog, over the size limit.
     let small = ChannelConfig {
         max_message_bytes: 2048,
         ..ChannelConfig::default()
@@ -111,7 +111,7 @@ async fn run<T: Transport>(transport: T) -> ScriptResult<()> {
         .publish(&subject, Bytes::from_static(b"{not json"))
         .await?;
     let misaddressed = serde_json::json!({
-        "dialog": bad.id(), "seq": 1, "from": GPU, "to": NIX,
+        "dialog": DialogId(Uuid::from_u128(77)), "seq": 1, "from": GPU,
         "strategy": {"type": "Broadcast"}, "priority": "Normal", "content": "x", "context": {}
     });
     transport

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::agent::Presence;
 use super::aggregate::{Dialog, DialogCommand, DialogEvent};
 use super::config::OfflinePolicy;
-use super::context::ContextFilter;
+use super::context::{ContextFilter, DialogContext};
 use super::error::ChannelError;
 use super::mailbox::Mailbox;
 use super::merge::MergePolicy;
@@ -222,12 +222,13 @@ async fn pump(
                 continue;
             }
         };
-        if delivery.dialog != dialog || delivery.to != agent {
+        if delivery.dialog != dialog {
             ChannelStats::bump(&stats.malformed);
-            tracing::warn!(%dialog, %agent, for_dialog = %delivery.dialog, for_agent = %delivery.to, "misaddressed dialog message dropped");
+            tracing::warn!(%dialog, %agent, for_dialog = %delivery.dialog, "misaddressed dialog message dropped");
             continue;
         }
         let mut pending = delivery;
+        pending.to = agent;
         loop {
             match mailbox.try_push(pending) {
                 Ok(()) => {
@@ -347,6 +348,9 @@ impl<T: Transport> DialogChannel<T> {
             now: Vec::with_capacity(plan.recipients.len()),
             held: Vec::new(),
         };
+        // Recipients allowed the same context share one encoded payload.
+        let mut encoded: Vec<(DialogContext, Bytes)> = Vec::new();
+        let dialog_token = self.id.to_string();
         for &to in &plan.recipients {
             let Some(agent) = router.agent(to) else {
                 continue;
@@ -366,24 +370,32 @@ impl<T: Transport> DialogChannel<T> {
                     capacity: self.config.queue_capacity,
                 });
             }
-            let delivery = Delivery {
-                dialog: self.id,
-                seq,
-                from: message.from,
-                to,
-                strategy: message.strategy.clone(),
-                priority: message.priority,
-                content: message.content.clone(),
-                context: self.config.filter.for_recipient(&message.context, agent),
+            let context = self.config.filter.for_recipient(&message.context, agent);
+            let payload = match encoded.iter().find(|(seen, _)| *seen == context) {
+                Some((_, payload)) => payload.clone(),
+                None => {
+                    let delivery = Delivery {
+                        dialog: self.id,
+                        seq,
+                        from: message.from,
+                        to,
+                        strategy: message.strategy.clone(),
+                        priority: message.priority,
+                        content: message.content.clone(),
+                        context,
+                    };
+                    let payload = Bytes::from(serde_json::to_vec(&delivery)?);
+                    if payload.len() > max {
+                        return Err(ChannelError::MessageTooLarge {
+                            size: payload.len(),
+                            max,
+                        });
+                    }
+                    encoded.push((delivery.context, payload.clone()));
+                    payload
+                }
             };
-            let payload = Bytes::from(serde_json::to_vec(&delivery)?);
-            if payload.len() > max {
-                return Err(ChannelError::MessageTooLarge {
-                    size: payload.len(),
-                    max,
-                });
-            }
-            let subject = dialog_inbox(&self.id.to_string(), &to.to_string())?;
+            let subject = dialog_inbox(&dialog_token, &to.to_string())?;
             if online {
                 outgoing.now.push((to, subject, payload));
             } else {

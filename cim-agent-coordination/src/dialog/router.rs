@@ -58,38 +58,55 @@ pub struct RoutePlan {
     pub counters: DialogCounters,
 }
 
-/// A bit set of interned capabilities.
+/// A bit set of interned capabilities: the first 128 inline (no pointer to chase on the hot
+/// path), more in `spill`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct CapSet(Box<[u64]>);
+struct CapSet {
+    inline: [u64; 2],
+    spill: Box<[u64]>,
+}
 
 impl CapSet {
     fn from_ids(ids: impl IntoIterator<Item = u32>) -> Self {
-        let mut words: Vec<u64> = Vec::new();
+        let mut inline = [0u64; 2];
+        let mut spill: Vec<u64> = Vec::new();
         for id in ids {
             let word = (id / 64) as usize;
-            if words.len() <= word {
-                words.resize(word + 1, 0);
+            let bit = 1u64 << (id % 64);
+            if word < 2 {
+                inline[word] |= bit;
+            } else {
+                if spill.len() <= word - 2 {
+                    spill.resize(word - 1, 0);
+                }
+                spill[word - 2] |= bit;
             }
-            words[word] |= 1 << (id % 64);
         }
-        Self(words.into_boxed_slice())
+        Self {
+            inline,
+            spill: spill.into_boxed_slice(),
+        }
     }
 
     fn contains_all(&self, required: &CapSet) -> bool {
-        required
-            .0
-            .iter()
-            .enumerate()
-            .all(|(i, w)| self.0.get(i).copied().unwrap_or(0) & w == *w)
+        self.inline[0] & required.inline[0] == required.inline[0]
+            && self.inline[1] & required.inline[1] == required.inline[1]
+            && required
+                .spill
+                .iter()
+                .enumerate()
+                .all(|(i, w)| self.spill.get(i).copied().unwrap_or(0) & w == *w)
     }
 
     fn count_common(&self, other: &CapSet) -> u32 {
-        other
-            .0
-            .iter()
-            .zip(self.0.iter())
-            .map(|(a, b)| (a & b).count_ones())
-            .sum()
+        (self.inline[0] & other.inline[0]).count_ones()
+            + (self.inline[1] & other.inline[1]).count_ones()
+            + other
+                .spill
+                .iter()
+                .zip(self.spill.iter())
+                .map(|(a, b)| (a & b).count_ones())
+                .sum::<u32>()
     }
 }
 
@@ -285,10 +302,7 @@ impl AgentDialogRouter {
         }
         let mut handoff = false;
         let recipients = match &message.strategy {
-            Strategy::Broadcast => {
-                let all = self.resolve_all(participants, message.from)?;
-                self.apply_offline(message, all)?
-            }
+            Strategy::Broadcast => self.broadcast(message, participants)?,
             Strategy::RoundRobin => {
                 let (picked, next) = self.round_robin(message, participants, counters.next)?;
                 counters.next = next;
@@ -348,20 +362,53 @@ impl AgentDialogRouter {
             .ok_or(RoutingError::UnknownAgent { agent })
     }
 
-    /// Every participant but the sender, resolved (unknown ones are an error).
-    fn resolve_all(
+    /// Every participant but the sender, in one pass with the offline policy applied.
+    fn broadcast(
         &self,
+        message: &Message,
         participants: &[AgentId],
-        from: AgentId,
-    ) -> Result<Vec<Candidate>, RoutingError> {
+    ) -> Result<Vec<AgentId>, RoutingError> {
         let mut out = Vec::with_capacity(participants.len());
+        let mut skipped = 0;
         for &id in participants {
             let slot = self.slot(id)?;
-            if id != from {
-                out.push((slot, id));
+            if id == message.from {
+                continue;
             }
+            if !self.online[slot as usize] && !self.reachable_offline(message, id, &mut skipped)? {
+                continue;
+            }
+            out.push(id);
+        }
+        if out.is_empty() {
+            return Err(RoutingError::NoRecipient {
+                dialog: message.dialog,
+                strategy: message.strategy.name(),
+                offline_skipped: skipped,
+            });
         }
         Ok(out)
+    }
+
+    /// For an offline candidate: `Ok(true)` to keep it (queue), `Ok(false)` to skip it (counted),
+    /// or the offline error.
+    fn reachable_offline(
+        &self,
+        message: &Message,
+        agent: AgentId,
+        skipped: &mut usize,
+    ) -> Result<bool, RoutingError> {
+        match self.config.offline {
+            OfflinePolicy::Queue => Ok(true),
+            OfflinePolicy::Skip => {
+                *skipped += 1;
+                Ok(false)
+            }
+            OfflinePolicy::Error => Err(RoutingError::RecipientOffline {
+                dialog: message.dialog,
+                agent,
+            }),
+        }
     }
 
     /// Applies the offline policy to ranked candidates; empty is `NoRecipient`.
@@ -494,34 +541,46 @@ impl AgentDialogRouter {
         message: &Message,
         participants: &[AgentId],
     ) -> Result<Vec<AgentId>, RoutingError> {
-        let mut all = self.resolve_all(participants, message.from)?;
-        let before = all.len();
-        if self.config.offline == OfflinePolicy::Skip {
-            all.retain(|(slot, _)| self.online[*slot as usize]);
-        }
-        if all.is_empty() {
-            return Err(RoutingError::NoRecipient {
-                dialog: message.dialog,
-                strategy: message.strategy.name(),
-                offline_skipped: before,
-            });
-        }
         let fanout = if message.priority == Priority::Urgent {
             self.config.urgent_fanout.max(1)
         } else {
             1
         };
-        let order = |a: &Candidate, b: &Candidate| {
-            self.preference[b.0 as usize]
-                .cmp(&self.preference[a.0 as usize])
-                .then(a.1.cmp(&b.1))
-        };
-        if all.len() > fanout {
-            all.select_nth_unstable_by(fanout - 1, order);
-            all.truncate(fanout);
+        // Best `fanout` so far, best first, by (preference desc, id asc): one pass, no
+        // allocation beyond the answer.
+        let mut best: Vec<(i32, AgentId, u32)> = Vec::with_capacity(fanout + 1);
+        let mut skipped = 0;
+        for &id in participants {
+            let slot = self.slot(id)?;
+            if id == message.from {
+                continue;
+            }
+            if self.config.offline == OfflinePolicy::Skip && !self.online[slot as usize] {
+                skipped += 1;
+                continue;
+            }
+            let preference = self.preference[slot as usize];
+            let beats = |(p, other, _): &(i32, AgentId, u32)| {
+                preference > *p || (preference == *p && id < *other)
+            };
+            if best.len() == fanout && !best.last().is_some_and(beats) {
+                continue;
+            }
+            let at = best.iter().position(beats).unwrap_or(best.len());
+            best.insert(at, (preference, id, slot));
+            best.truncate(fanout);
         }
-        all.sort_unstable_by(order);
-        self.apply_offline(message, all)
+        if best.is_empty() {
+            return Err(RoutingError::NoRecipient {
+                dialog: message.dialog,
+                strategy: message.strategy.name(),
+                offline_skipped: skipped,
+            });
+        }
+        self.apply_offline(
+            message,
+            best.into_iter().map(|(_, id, slot)| (slot, id)).collect(),
+        )
     }
 
     fn named(

@@ -9,7 +9,8 @@ use super::context::DialogContext;
 use super::message::{DialogId, Priority, Strategy};
 
 /// One message as one recipient receives it (JSON on `cim.dialog.<dialog>.to.<agent>`), its
-/// context already filtered for that recipient.
+/// context already filtered for that recipient. The recipient is named by the subject, not in
+/// the payload, so recipients that may see the same context share one encoded payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The dialog.
@@ -18,7 +19,8 @@ pub struct Delivery {
     pub seq: u32,
     /// Who spoke.
     pub from: AgentId,
-    /// The recipient.
+    /// The recipient (from the subject; not part of the payload).
+    #[serde(skip, default = "nobody")]
     pub to: AgentId,
     /// How it was routed (a hand-off carries its reason).
     pub strategy: Strategy,
@@ -28,6 +30,10 @@ pub struct Delivery {
     pub content: String,
     /// The context as this recipient may see it.
     pub context: DialogContext,
+}
+
+fn nobody() -> AgentId {
+    AgentId(uuid::Uuid::nil())
 }
 
 /// Counters of a channel's receiving side.
