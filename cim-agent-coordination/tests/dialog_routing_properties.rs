@@ -150,5 +150,53 @@ proptest! {
         prop_assert_eq!(&planned, &router.plan(&message, &ids).map(|p| p.recipients));
         prop_assert_eq!(&planned, &router.route_message(&message, &ids));
         prop_assert_eq!(&planned, &copy.route_message(&message, &ids));
+        // Removing an agent drops the cached participant slots: the hash-lookup path agrees.
+        let mut uncached = copy.clone();
+        let dummy = AgentId(Uuid::from_u128(u128::MAX - 1));
+        uncached.upsert_agent(DialogAgent::online(dummy, "dummy", ["x"]));
+        prop_assert!(uncached.remove_agent(dummy).is_some());
+        prop_assert_eq!(
+            copy.plan(&message, &ids).map(|p| p.recipients),
+            uncached.plan(&message, &ids).map(|p| p.recipients)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn priority_routing_picks_the_most_preferred_online_agents(
+        agents in proptest::collection::vec((0u8..64, -3i8..3, any::<bool>()), 1..40),
+        fanout in 1usize..6,
+        urgent in any::<bool>(),
+    ) {
+        let (mut router, ids) = router(&agents, OfflinePolicy::Skip);
+        let mut config = router.config().clone();
+        config.urgent_fanout = fanout;
+        let mut reconfigured = AgentDialogRouter::new(config);
+        for id in ids.iter().chain([OUTSIDER].iter()) {
+            if let Some(agent) = router.agent(*id) {
+                reconfigured.upsert_agent(agent.clone());
+            }
+        }
+        router = reconfigured;
+        let priority = if urgent { Priority::Urgent } else { Priority::Normal };
+        let message = Message::new(DialogId(Uuid::from_u128(4)), OUTSIDER, Strategy::Priority, "!")
+            .with_priority(priority);
+        // The model: sort every online agent by (preference desc, id asc), keep the first k.
+        let mut expected: Vec<(std::cmp::Reverse<i32>, AgentId)> = ids
+            .iter()
+            .filter_map(|id| router.agent(*id))
+            .filter(|a| a.presence == Presence::Online)
+            .map(|a| (std::cmp::Reverse(a.preference), a.id))
+            .collect();
+        expected.sort();
+        expected.truncate(if urgent { fanout } else { 1 });
+        let expected: Vec<AgentId> = expected.into_iter().map(|(_, id)| id).collect();
+        match router.route_message(&message, &ids) {
+            Ok(got) => prop_assert_eq!(got, expected),
+            Err(_) => prop_assert!(expected.is_empty()),
+        }
     }
 }
