@@ -1,6 +1,5 @@
 //! Criterion bench of dialog routing (`cim_agent_coordination::dialog`):
-//! - one routing decision per strategy among 1,000 registered agents (goal < 10 µs), on a
-//!   dialog whose participant list the router has seen, and the first decision over a new list;
+//! - one routing decision per strategy among 1,000 registered agents (goal < 10 µs);
 //! - delivery of one turn over a real local `nats-server` to 1 and to 10 recipients through a
 //!   `DialogChannel` (route, record the turn, filter the context, publish, and the recipients'
 //!   mailboxes receive it), beside a bare async-nats publish/subscribe of the same payload to the
@@ -136,28 +135,6 @@ fn routing(c: &mut Criterion) {
                     Err(err) => panic!("{name}: {err}"),
                 },
             );
-        });
-    }
-    // The first decision over a participant list (nothing cached for the dialog yet): one hash
-    // lookup per participant.
-    let cold = DialogId::new_v7();
-    for (name, strategy) in [
-        ("broadcast_first_turn", Strategy::Broadcast),
-        (
-            "capability_one_of_20_first_turn",
-            Strategy::Capability {
-                required: vec!["gpu".into()],
-                preferred: vec!["nix".into()],
-                limit: Some(3),
-            },
-        ),
-    ] {
-        let message = Message::new(cold, from, strategy, "?");
-        group.bench_function(name, |b| {
-            b.iter(|| match router.plan(black_box(&message), black_box(&ids)) {
-                Ok(plan) => black_box(plan),
-                Err(err) => panic!("{name}: {err}"),
-            });
         });
     }
     group.finish();

@@ -91,6 +91,7 @@ proptest! {
         agents in proptest::collection::vec((0u8..64, -3i8..3, any::<bool>()), 1..30),
         required in proptest::collection::btree_set(0usize..6, 1..3),
         preferred in proptest::collection::btree_set(0usize..6, 0..3),
+        limit in proptest::option::of(1usize..5),
     ) {
         let (mut router, ids) = router(&agents, OfflinePolicy::Skip);
         let required: Vec<String> = required.iter().map(|c| CAPS[*c].to_string()).collect();
@@ -98,7 +99,7 @@ proptest! {
         let message = Message::new(
             DialogId(Uuid::from_u128(2)),
             OUTSIDER,
-            Strategy::Capability { required: required.clone(), preferred: preferred.clone(), limit: None },
+            Strategy::Capability { required: required.clone(), preferred: preferred.clone(), limit },
             "who?",
         );
         let capable: Vec<AgentId> = ids
@@ -110,19 +111,23 @@ proptest! {
                 })
             })
             .collect();
+        // The model: every capable online agent, ranked by (preferred hits desc, preference
+        // desc, id asc), cut at the limit.
+        let mut ranked: Vec<_> = capable
+            .iter()
+            .filter_map(|a| router.agent(*a))
+            .map(|agent| {
+                let hits = preferred.iter().filter(|c| agent.has_capability(c)).count();
+                (std::cmp::Reverse(hits), std::cmp::Reverse(agent.preference), agent.id)
+            })
+            .collect();
+        ranked.sort();
+        ranked.truncate(limit.unwrap_or(usize::MAX));
+        let expected: Vec<AgentId> = ranked.into_iter().map(|(_, _, id)| id).collect();
         match router.route_message(&message, &ids) {
             Ok(got) => {
-                let mut sorted = got.clone();
-                sorted.sort();
-                prop_assert_eq!(sorted, capable);
-                let score = |a: &AgentId| {
-                    router.agent(*a).map(|agent| {
-                        let hits = preferred.iter().filter(|c| agent.has_capability(c)).count();
-                        (std::cmp::Reverse(hits), std::cmp::Reverse(agent.preference), *a)
-                    })
-                };
-                let keys: Vec<_> = got.iter().map(score).collect();
-                prop_assert!(keys.windows(2).all(|w| w[0] <= w[1]), "not best first");
+                prop_assert!(got.iter().all(|a| capable.contains(a)), "an incapable agent");
+                prop_assert_eq!(got, expected);
             }
             Err(_) => prop_assert!(capable.is_empty()),
         }
@@ -150,15 +155,6 @@ proptest! {
         prop_assert_eq!(&planned, &router.plan(&message, &ids).map(|p| p.recipients));
         prop_assert_eq!(&planned, &router.route_message(&message, &ids));
         prop_assert_eq!(&planned, &copy.route_message(&message, &ids));
-        // Removing an agent drops the cached participant slots: the hash-lookup path agrees.
-        let mut uncached = copy.clone();
-        let dummy = AgentId(Uuid::from_u128(u128::MAX - 1));
-        uncached.upsert_agent(DialogAgent::online(dummy, "dummy", ["x"]));
-        prop_assert!(uncached.remove_agent(dummy).is_some());
-        prop_assert_eq!(
-            copy.plan(&message, &ids).map(|p| p.recipients),
-            uncached.plan(&message, &ids).map(|p| p.recipients)
-        );
     }
 }
 

@@ -137,9 +137,6 @@ pub struct AgentDialogRouter {
     caps: Vec<CapSet>,
     capability_ids: FxHashMap<String, u32>,
     dialogs: FxHashMap<DialogId, DialogCounters>,
-    /// Per dialog, the last participant list routed and its slots: a decision over the same
-    /// list reads slots instead of hashing every id again.
-    resolved: FxHashMap<DialogId, Resolved>,
     selector: Option<Selector>,
 }
 
@@ -152,31 +149,6 @@ impl fmt::Debug for AgentDialogRouter {
             .field("dialogs", &self.dialogs.len())
             .field("selector", &self.selector.is_some())
             .finish()
-    }
-}
-
-/// A participant list and where each id sits in the router's arrays.
-#[derive(Debug, Clone, Default)]
-struct Resolved {
-    ids: Vec<AgentId>,
-    slots: Vec<u32>,
-}
-
-/// Finds participants' slots: from the dialog's cached list when it is the same list, else by
-/// hash lookup.
-struct Slots<'a> {
-    router: &'a AgentDialogRouter,
-    cached: Option<&'a [u32]>,
-}
-
-impl Slots<'_> {
-    /// The slot of `participants[i] == id`.
-    #[inline]
-    fn at(&self, i: usize, id: AgentId) -> Result<u32, RoutingError> {
-        match self.cached {
-            Some(slots) => Ok(slots[i]),
-            None => self.router.slot(id),
-        }
     }
 }
 
@@ -237,8 +209,6 @@ impl AgentDialogRouter {
     /// Forgets an agent; returns what the router knew of it.
     pub fn remove_agent(&mut self, id: AgentId) -> Option<DialogAgent> {
         let i = self.index.remove(&id)? as usize;
-        // Slots move: every cached participant list is stale.
-        self.resolved.clear();
         let removed = self.agents.swap_remove(i);
         self.online.swap_remove(i);
         self.preference.swap_remove(i);
@@ -284,7 +254,6 @@ impl AgentDialogRouter {
     /// Forgets a dialog's counters (when it is closed).
     pub fn forget_dialog(&mut self, dialog: DialogId) {
         self.dialogs.remove(&dialog);
-        self.resolved.remove(&dialog);
     }
 
     /// Routes `message` among `participants` and records the turn: the recipients, best first
@@ -302,7 +271,6 @@ impl AgentDialogRouter {
     ) -> Result<Vec<AgentId>, RoutingError> {
         let plan = self.plan(message, participants)?;
         self.commit(message.dialog, plan.counters);
-        self.remember(message.dialog, participants);
         Ok(plan.recipients)
     }
 
@@ -387,41 +355,6 @@ impl AgentDialogRouter {
         })
     }
 
-    /// Caches the slots of a dialog's participant list (all known, checked by the plan).
-    fn remember(&mut self, dialog: DialogId, participants: &[AgentId]) {
-        if self
-            .resolved
-            .get(&dialog)
-            .is_some_and(|r| r.ids == participants)
-        {
-            return;
-        }
-        let slots: Option<Vec<u32>> = participants
-            .iter()
-            .map(|id| self.index.get(id).copied())
-            .collect();
-        if let Some(slots) = slots {
-            self.resolved.insert(
-                dialog,
-                Resolved {
-                    ids: participants.to_vec(),
-                    slots,
-                },
-            );
-        }
-    }
-
-    fn slots(&self, dialog: DialogId, participants: &[AgentId]) -> Slots<'_> {
-        Slots {
-            router: self,
-            cached: self
-                .resolved
-                .get(&dialog)
-                .filter(|r| r.ids == participants)
-                .map(|r| r.slots.as_slice()),
-        }
-    }
-
     fn slot(&self, agent: AgentId) -> Result<u32, RoutingError> {
         self.index
             .get(&agent)
@@ -437,9 +370,8 @@ impl AgentDialogRouter {
     ) -> Result<Vec<AgentId>, RoutingError> {
         let mut out = Vec::with_capacity(participants.len());
         let mut skipped = 0;
-        let slots = self.slots(message.dialog, participants);
-        for (i, &id) in participants.iter().enumerate() {
-            let slot = slots.at(i, id)?;
+        for &id in participants {
+            let slot = self.slot(id)?;
             if id == message.from {
                 continue;
             }
@@ -521,7 +453,6 @@ impl AgentDialogRouter {
     ) -> Result<(AgentId, usize), RoutingError> {
         let n = participants.len();
         let start = next % n;
-        let slots = self.slots(message.dialog, participants);
         let mut first_offline = None;
         let mut skipped = 0;
         for step in 0..n {
@@ -530,7 +461,7 @@ impl AgentDialogRouter {
             if id == message.from {
                 continue;
             }
-            let slot = slots.at(position, id)?;
+            let slot = self.slot(id)?;
             if self.online[slot as usize] || self.config.offline == OfflinePolicy::Queue {
                 return Ok((id, position + 1));
             }
@@ -579,31 +510,40 @@ impl AgentDialogRouter {
                 .filter_map(|c| self.capability_ids.get(c).copied()),
         );
         let mut capable: Vec<(u32, i32, Candidate)> = Vec::new();
-        let slots = self.slots(message.dialog, participants);
-        for (i, &id) in participants.iter().enumerate() {
-            let slot = slots.at(i, id)?;
+        let mut skipped = 0;
+        for &id in participants {
+            let slot = self.slot(id)?;
             let caps = &self.caps[slot as usize];
-            if id != message.from && caps.contains_all(&required) {
-                let score = caps.count_common(&preferred);
-                capable.push((score, self.preference[slot as usize], (slot, id)));
+            if id == message.from || !caps.contains_all(&required) {
+                continue;
             }
-        }
-        capable.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.1.cmp(&b.2.1)));
-        let mut ranked: Vec<Candidate> = capable.into_iter().map(|(_, _, c)| c).collect();
-        if self.config.offline == OfflinePolicy::Skip {
-            ranked.retain(|(slot, _)| self.online[*slot as usize]);
-            if ranked.is_empty() {
-                return Err(RoutingError::NoRecipient {
-                    dialog: message.dialog,
-                    strategy: message.strategy.name(),
-                    offline_skipped: 0,
-                });
+            if self.config.offline == OfflinePolicy::Skip && !self.online[slot as usize] {
+                skipped += 1;
+                continue;
             }
+            let score = caps.count_common(&preferred);
+            capable.push((score, self.preference[slot as usize], (slot, id)));
         }
-        if let Some(limit) = limit {
-            ranked.truncate(limit.max(1));
+        if capable.is_empty() {
+            return Err(RoutingError::NoRecipient {
+                dialog: message.dialog,
+                strategy: message.strategy.name(),
+                offline_skipped: skipped,
+            });
         }
-        self.apply_offline(message, ranked)
+        // Best match first: more preferred capabilities, higher preference, smaller id. With a
+        // limit, only the best `limit` are selected (linear) and sorted.
+        let order = |a: &(u32, i32, Candidate), b: &(u32, i32, Candidate)| {
+            b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.1.cmp(&b.2.1))
+        };
+        if let Some(limit) = limit.map(|l| l.max(1))
+            && capable.len() > limit
+        {
+            capable.select_nth_unstable_by(limit - 1, order);
+            capable.truncate(limit);
+        }
+        capable.sort_unstable_by(order);
+        self.apply_offline(message, capable.into_iter().map(|(_, _, c)| c).collect())
     }
 
     fn by_priority(
@@ -620,9 +560,8 @@ impl AgentDialogRouter {
         // allocation beyond the answer.
         let mut best: Vec<(i32, AgentId, u32)> = Vec::with_capacity(fanout + 1);
         let mut skipped = 0;
-        let slots = self.slots(message.dialog, participants);
-        for (i, &id) in participants.iter().enumerate() {
-            let slot = slots.at(i, id)?;
+        for &id in participants {
+            let slot = self.slot(id)?;
             if id == message.from {
                 continue;
             }
