@@ -32,6 +32,7 @@
 
 mod error;
 mod in_process;
+pub mod kv;
 mod nats;
 
 use std::pin::Pin;
