@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod kv_script;
+pub mod registry_script;
 pub mod transport_script;
