@@ -9,4 +9,5 @@
 
 pub mod registry;
 pub mod subject;
+pub mod tasks;
 pub mod transport;
