@@ -3,4 +3,5 @@
 
 pub mod kv_script;
 pub mod registry_script;
+pub mod tasks_script;
 pub mod transport_script;
