@@ -5,3 +5,4 @@ pub mod kv_script;
 pub mod registry_script;
 pub mod tasks_script;
 pub mod transport_script;
+pub mod work_queue_script;
