@@ -519,6 +519,22 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
     /// # Errors
     /// Store errors; tasks already handled stay handled.
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<Vec<TaskEvent>, CoordinatorError> {
+        Ok(self
+            .tick_tasks(now)
+            .await?
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
+
+    /// [`Self::tick`], with the task each event belongs to.
+    ///
+    /// # Errors
+    /// Store errors; tasks already handled stay handled.
+    pub async fn tick_tasks(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(TaskId, TaskEvent)>, CoordinatorError> {
         let mut events = Vec::new();
         let mut overdue: Vec<(TaskId, u32, bool)> = self
             .live
@@ -533,7 +549,8 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
             } else {
                 ReassignReason::MissedAcknowledgement
             };
-            events.extend(self.expire(&task, attempt, reason, now).await?);
+            let written = self.expire(&task, attempt, reason, now).await?;
+            events.extend(written.into_iter().map(|e| (task.clone(), e)));
         }
         let mut late: Vec<TaskId> = self
             .open
@@ -547,7 +564,7 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
                 .execute(&task, TaskCommand::DeadlinePassed { at: now })
                 .await?;
             self.settle(&task, &state);
-            events.extend(written);
+            events.extend(written.into_iter().map(|e| (task.clone(), e)));
         }
         let mut closing: Vec<TaskId> = self
             .offers
@@ -557,7 +574,8 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
             .collect();
         closing.sort();
         for task in closing {
-            events.extend(self.close_bidding(&task, now).await?);
+            let written = self.close_bidding(&task, now).await?;
+            events.extend(written.into_iter().map(|e| (task.clone(), e)));
         }
         Ok(events)
     }

@@ -21,8 +21,11 @@ mod error;
 mod event;
 mod id;
 mod queue;
+mod service;
 mod spec;
 mod strategy;
+mod wire;
+mod worker;
 
 pub use aggregate::{Task, TaskStatus};
 pub use command::TaskCommand;
@@ -34,5 +37,11 @@ pub use error::TaskError;
 pub use event::{DeadLetterReason, TaskEvent};
 pub use id::{MAX_TASK_ID_LEN, TaskId, TaskIdError};
 pub use queue::{TaskQueue, next_assignment};
+pub use service::{REPORTS_CONSUMER, ReportOutcome, ServiceError, TaskService};
 pub use spec::{Attempt, AttemptOutcome, Bid, NoBidReason, ReassignReason, TaskSpec};
 pub use strategy::{Candidate, Strategy, choose};
+pub use wire::{
+    AgentReport, CancelMessage, MAX_TASK_MESSAGE_BYTES, ReportKind, TaskReply, TaskRequest,
+    TaskSummary,
+};
+pub use worker::{InboxItem, Job, TaskWorker};

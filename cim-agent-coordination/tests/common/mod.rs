@@ -1,6 +1,7 @@
 //! Shared behaviour scripts: each runs against the in-process default and a real nats-server.
 #![allow(dead_code)]
 
+pub mod delivery_script;
 pub mod kv_script;
 pub mod registry_script;
 pub mod tasks_script;
