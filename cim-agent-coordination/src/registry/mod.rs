@@ -13,6 +13,8 @@
 //!   refused ([`RegistryError::IdInUse`]); the same agent registering again after a restart is
 //!   accepted (idempotent), and an offline agent's id may be taken over.
 //! - **Discovery** by name and by capability, all or online only, ordered by name then id.
+//! - **NATS service**: each agent runtime also runs [`start_agent_service`], so `$SRV.PING`,
+//!   `$SRV.INFO` and `$SRV.STATS` list the fleet's agents with their capabilities.
 //! - **Events**: joins, leaves and presence changes are a typed stream ([`Registry::events`]),
 //!   derived from the stored records, so every coordinator following the bucket sees them.
 //!
@@ -22,6 +24,7 @@ mod clock;
 mod error;
 mod event;
 mod inbox;
+mod nats_service;
 mod presence;
 mod record;
 mod store;
@@ -30,6 +33,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use event::{RegistryEvent, diff};
 pub use inbox::{ANNOUNCEMENTS, Handled, MAX_ANNOUNCEMENT_BYTES};
+pub use nats_service::{SERVICE_NAME, service_metadata, start_agent_service};
 pub use presence::{Presence, PresenceConfig};
 pub use record::{AgentRecord, key_of};
 pub use store::{Registry, Scope};
