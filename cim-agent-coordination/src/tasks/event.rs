@@ -19,6 +19,7 @@ pub enum DeadLetterReason {
 
 /// Something that happened to a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
 pub enum TaskEvent {
     /// The client submitted it.
     Submitted {
