@@ -654,6 +654,20 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
         Ok(events)
     }
 
+    /// The delivery of `task`'s live assignment, while it waits for its acknowledgement (after a
+    /// contract-net award, for example).
+    pub fn pending_delivery(&self, task: &TaskId) -> Option<Assignment> {
+        let live = self.live.get(task).filter(|l| !l.acknowledged)?;
+        let (_, spec) = self.open.get(task)?;
+        Some(Assignment {
+            task: task.clone(),
+            agent: live.agent.clone(),
+            attempt: live.attempt,
+            payload: spec.payload.clone(),
+            ack_by: live.due,
+        })
+    }
+
     /// The live assignment of `task` the coordinator tracks (agent, attempt).
     pub fn live_assignment(&self, task: &TaskId) -> Option<(AgentName, u32)> {
         self.live.get(task).map(|l| (l.agent.clone(), l.attempt))

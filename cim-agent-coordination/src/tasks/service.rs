@@ -343,6 +343,16 @@ where
             .await
             .tick_tasks(self.clock.now())
             .await?;
+        // Awards of calls for proposals that closed are delivered like any assignment.
+        let awarded: Vec<Assignment> = {
+            let coordinator = self.coordinator.lock().await;
+            events
+                .iter()
+                .filter(|(_, e)| matches!(e, TaskEvent::Assigned { .. }))
+                .filter_map(|(task, _)| coordinator.pending_delivery(task))
+                .collect()
+        };
+        self.deliver(awarded).await?;
         for (task, event) in &events {
             if let TaskEvent::Reassigned { agent, attempt, .. } = event {
                 self.send_cancel(

@@ -9,7 +9,7 @@ use chrono::Duration as Span;
 use cim_agent_coordination::registry::{Clock, ManualClock, Presence, RegistryEvent};
 use cim_agent_coordination::subject::TASKS_API;
 use cim_agent_coordination::tasks::{
-    CoordinatorConfig, InboxItem, Job, Strategy, Task, TaskCoordinator, TaskEvent, TaskId,
+    Bid, CoordinatorConfig, InboxItem, Job, Strategy, Task, TaskCoordinator, TaskEvent, TaskId,
     TaskReply, TaskRequest, TaskService, TaskSpec, TaskStatus, TaskWorker,
 };
 use cim_agent_coordination::transport::Transport;
@@ -288,6 +288,48 @@ where
         other => panic!("bob should be told to stop, got {other:?}"),
     }
     bob.abandon(fresh).await?;
+
+    // Contract net: the award of a closed call for proposals is delivered like any assignment.
+    let t3 = TaskId::new("t3")?;
+    {
+        let mut coordinator = service.coordinator().lock().await;
+        coordinator
+            .submit(
+                t3.clone(),
+                TaskSpec::new("review it").requiring(["review"]),
+                clock.now(),
+            )
+            .await?;
+        let round = coordinator
+            .offer(&t3, clock.now() + Span::seconds(5), clock.now())
+            .await?;
+        let bid = Bid {
+            agent: AgentName::new("bob")?,
+            round,
+            cost: 1.0,
+            estimated_secs: 5,
+            at: clock.now(),
+        };
+        coordinator.bid(&t3, bid).await?;
+    }
+    clock.advance(Span::seconds(6));
+    service.tick().await?;
+    let awarded = next_job(&mut bob_inbox).await?;
+    assert_eq!(
+        (
+            awarded.task(),
+            awarded.assignment.attempt,
+            awarded.assignment.payload.as_str()
+        ),
+        (&t3, 1, "review it")
+    );
+    bob.acknowledge(&awarded).await?;
+    assert!(
+        history_has(&service, &t3, |h| h
+            .iter()
+            .any(|e| matches!(e, TaskEvent::Acknowledged { .. })))
+        .await?
+    );
 
     // Bad input is counted, never fatal.
     let before = service.rejected();
