@@ -51,13 +51,13 @@ fn candidates() -> Vec<Candidate> {
                 .collect();
             capabilities.sort();
             capabilities.dedup();
-            Candidate {
-                name: name(i),
+            Candidate::new(
+                name(i),
                 capabilities,
-                in_flight: u32::try_from(i % 3).unwrap_or(0).min(2),
-                max_in_flight: 2,
-                online: i % 20 != 0,
-            }
+                u32::try_from(i % 3).unwrap_or(0).min(2),
+                2,
+                i % 20 != 0,
+            )
         })
         .collect()
 }

@@ -6,7 +6,8 @@ use super::{Bid, NoBidReason};
 
 /// The best bid among those from `eligible` agents: lowest cost, then shortest estimate, then
 /// earliest, then agent name (so the choice is deterministic). No bids, or none from an eligible
-/// agent, is a typed [`NoBidReason`].
+/// agent, is a typed [`NoBidReason`]. `eligible` sorted by name is searched by bisection (the
+/// coordinator passes it so); unsorted, it is scanned.
 ///
 /// # Errors
 /// [`NoBidReason::NoBids`] or [`NoBidReason::NoEligibleBidder`].
@@ -14,8 +15,16 @@ pub fn award<'a>(bids: &'a [Bid], eligible: &[AgentName]) -> Result<&'a Bid, NoB
     if bids.is_empty() {
         return Err(NoBidReason::NoBids);
     }
+    let sorted = eligible.is_sorted();
+    let is_eligible = |agent: &AgentName| {
+        if sorted {
+            eligible.binary_search(agent).is_ok()
+        } else {
+            eligible.contains(agent)
+        }
+    };
     bids.iter()
-        .filter(|b| eligible.contains(&b.agent) && b.cost.is_finite())
+        .filter(|b| b.cost.is_finite() && is_eligible(&b.agent))
         .min_by(|a, b| {
             a.cost
                 .total_cmp(&b.cost)

@@ -184,13 +184,13 @@ impl<ES: EventStore<Task>> TaskCoordinator<ES> {
         let in_flight = self.in_flight_of(&record.name);
         self.agents.insert(
             record.name.clone(),
-            Candidate {
-                name: record.name.clone(),
-                capabilities: record.capabilities.clone(),
+            Candidate::new(
+                record.name.clone(),
+                record.capabilities.clone(),
                 in_flight,
-                max_in_flight: record.max_concurrent_tasks.max(1),
-                online: record.presence == Presence::Online,
-            },
+                record.max_concurrent_tasks.max(1),
+                record.presence == Presence::Online,
+            ),
         );
     }
 

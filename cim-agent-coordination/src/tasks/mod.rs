@@ -39,7 +39,7 @@ pub use id::{MAX_TASK_ID_LEN, TaskId, TaskIdError};
 pub use queue::{TaskQueue, next_assignment};
 pub use service::{REPORTS_CONSUMER, ReportOutcome, ServiceError, TaskService};
 pub use spec::{Attempt, AttemptOutcome, Bid, NoBidReason, ReassignReason, TaskSpec};
-pub use strategy::{Candidate, Strategy, choose};
+pub use strategy::{Candidate, Strategy, capability_mask, choose};
 pub use wire::{
     AgentReport, CancelMessage, MAX_TASK_MESSAGE_BYTES, ReportKind, TaskReply, TaskRequest,
     TaskSummary,
