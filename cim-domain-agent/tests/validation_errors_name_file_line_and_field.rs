@@ -84,10 +84,10 @@ fn version_must_be_semantic() {
     let (line, column, field, kind) = only("name: probe\nversion: \"1.0\"\n");
     assert_eq!((line, column, field.as_str()), (3, 1, "version"));
     assert!(matches!(kind, IssueKind::Version { ref value, .. } if value == "1.0"));
-    let (_, _, field, kind) = only("agent:\n  name: probe\n");
-    assert_eq!(
-        (field.as_str(), kind),
-        ("agent.version", IssueKind::Missing)
+    let message = only("name: probe\nversion: \"1.0\"\n").3.to_string();
+    assert!(
+        message.contains("write three numbers like `version: \"1.2.3\"`, or remove the field"),
+        "{message}"
     );
 }
 
@@ -115,19 +115,22 @@ fn name_must_be_a_nats_token_and_container_name() {
         kind,
         IssueKind::Name {
             value: "my.agent".into(),
-            reason: NameError::BadCharacter('.')
+            reason: NameError::BadCharacters(vec!['.']),
+            suggestion: Some("my-agent".into()),
         }
     );
     let (_, _, _, kind) = only("name: Big Agent\nversion: 1.0.0\n");
     assert!(matches!(
         kind,
         IssueKind::Name {
-            reason: NameError::BadCharacter('B'),
+            reason: NameError::BadCharacters(ref bad),
             ..
-        }
+        } if *bad == ['B', ' ', 'A']
     ));
     let (_, _, field, kind) = only("version: 1.0.0\n");
-    assert_eq!((field.as_str(), kind), ("name", IssueKind::Missing));
+    assert_eq!(field, "name");
+    assert!(matches!(kind, IssueKind::Missing { .. }), "{kind:?}");
+    assert!(kind.to_string().contains("like `name: code-reviewer`"), "{kind}");
 }
 
 #[test]
@@ -246,9 +249,13 @@ fn all_problems_of_a_file_are_reported_at_once_in_file_order() -> Result<(), Str
 fn yaml_syntax_errors_carry_the_file_line() -> Result<(), String> {
     let text = "---\nname: probe\nversion: 1.0.0\nmodel: [unclosed\n---\n";
     match AgentDefinition::from_markdown(text, "y.md") {
-        Err(DefinitionError::Yaml { file, line, .. }) => {
-            assert_eq!(file, "y.md");
-            assert!((5..=6).contains(&line), "line {line}");
+        Err(error @ DefinitionError::Yaml { .. }) => {
+            // One position: the `[` that is never closed, in the field it opens.
+            assert_eq!(
+                error.to_string(),
+                "y.md:4:8: model: invalid YAML: `[` opened here is never closed by `]`; \
+                 close it, or quote the value if it is text (`key: \"[draft] ...\"`)"
+            );
             Ok(())
         }
         other => Err(format!("expected a YAML error, got {other:?}")),

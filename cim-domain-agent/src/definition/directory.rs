@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::error::DefinitionError;
+use super::error::{DefinitionError, Warning};
 use super::model::AgentDefinition;
-use super::parse_agent_file;
+use super::{Loaded, load_agent_file};
 
 /// The outcome for one file.
 #[derive(Debug)]
@@ -15,6 +15,35 @@ pub struct FileReport {
     pub path: PathBuf,
     /// Its definition, or why it has none.
     pub result: Result<AgentDefinition, DefinitionError>,
+    /// What the file got away with (only when it was read).
+    pub warnings: Vec<Warning>,
+}
+
+impl FileReport {
+    fn load(path: PathBuf) -> Self {
+        match load_agent_file(&path) {
+            Ok(Loaded {
+                definition,
+                warnings,
+            }) => Self {
+                path,
+                result: Ok(definition),
+                warnings,
+            },
+            Err(error) => Self {
+                path,
+                result: Err(error),
+                warnings: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether the file has no front matter at all (a README or a note among agent files).
+    pub fn is_skipped(&self) -> bool {
+        self.result
+            .as_ref()
+            .is_err_and(DefinitionError::is_missing_front_matter)
+    }
 }
 
 /// Validates every agent file in `paths`; a directory contributes its `.md` files, recursively.
@@ -50,10 +79,7 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
             match collect_markdown(path, &mut files) {
                 Ok(()) => {
                     files.sort();
-                    reports.extend(files.into_iter().map(|file| FileReport {
-                        result: parse_agent_file(&file),
-                        path: file,
-                    }));
+                    reports.extend(files.into_iter().map(FileReport::load));
                 }
                 Err((dir, source)) => reports.push(FileReport {
                     result: Err(DefinitionError::Io {
@@ -61,13 +87,11 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
                         source,
                     }),
                     path: dir,
+                    warnings: Vec::new(),
                 }),
             }
         } else {
-            reports.push(FileReport {
-                path: path.to_owned(),
-                result: parse_agent_file(path),
-            });
+            reports.push(FileReport::load(path.to_owned()));
         }
     }
     reports

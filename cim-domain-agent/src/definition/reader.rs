@@ -18,6 +18,7 @@ use super::model::{
 };
 use super::name::{AgentId, AgentName};
 use super::prompt::SystemPrompt;
+use super::tools::{rejoin_tools, split_tools};
 use super::units::{CpuQuota, MemoryMax};
 
 /// Log formats the runtime understands (`CIM_LOG_FORMAT`).
@@ -292,12 +293,7 @@ impl Reader<'_> {
                     text
                 })
                 .collect(),
-            Value::String(text) if comma => text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            Value::String(text) if comma => split_tools(&text),
             other => {
                 let found = type_name(&other);
                 self.issue(
@@ -322,6 +318,18 @@ impl Reader<'_> {
         match Self::take(map, key) {
             Some(value) => self.list(value, &join(parent, key), comma),
             None => Vec::new(),
+        }
+    }
+
+    /// `tools`: a comma-separated string, a flow list or a block list, with commas inside an
+    /// entry's parentheses kept in the entry (see [`super::tools`]).
+    fn tools(&mut self, value: Value) -> Vec<String> {
+        match value {
+            Value::String(text) => split_tools(&text),
+            other => {
+                let items = self.list(other, "tools", false);
+                rejoin_tools(items)
+            }
         }
     }
 
@@ -375,9 +383,9 @@ impl Reader<'_> {
         let nats = self.nats(root);
         let deployment = self.deployment(root);
         let dependencies = self.dependencies(root);
-        let tools = self.take_list(root, "", "tools", true);
+        let tools = Self::take(root, "tools").map(|value| self.tools(value));
 
-        let (name, id, version) = (name?, id?, version?);
+        let (name, id) = (name?, id?);
         Some(AgentDefinition {
             id,
             display_name: display_name.unwrap_or_else(|| name.to_string()),
@@ -402,18 +410,25 @@ impl Reader<'_> {
         let path = join(prefix, "name");
         let Some(text) = self.string(map, prefix, "name") else {
             if !self.issues.iter().any(|i| i.field == path) {
-                self.issue(&path, IssueKind::Missing);
+                self.issue(
+                    &path,
+                    IssueKind::Missing {
+                        add: "a `name:` line with lowercase letters, digits and '-', like `name: code-reviewer` (it names the agent's NATS subjects and container)",
+                    },
+                );
             }
             return None;
         };
         match AgentName::new(text.clone()) {
             Ok(name) => Some(name),
             Err(reason) => {
+                let suggestion = AgentName::suggest(&text).map(String::from);
                 self.issue(
                     &path,
                     IssueKind::Name {
                         value: text,
                         reason,
+                        suggestion,
                     },
                 );
                 None
@@ -421,14 +436,10 @@ impl Reader<'_> {
         }
     }
 
+    /// `None` without an issue when the file has no `version`: an unversioned definition.
     fn version(&mut self, map: &mut Mapping, prefix: &str) -> Option<semver::Version> {
         let path = join(prefix, "version");
-        let Some(text) = self.string(map, prefix, "version") else {
-            if !self.issues.iter().any(|i| i.field == path) {
-                self.issue(&path, IssueKind::Missing);
-            }
-            return None;
-        };
+        let text = self.string(map, prefix, "version")?;
         match semver::Version::parse(text.trim()) {
             Ok(version) => Some(version),
             Err(error) => {
@@ -530,9 +541,11 @@ impl Reader<'_> {
         if let Some(mut preferences) = self.mapping(root, "", "model_preferences") {
             let path = "model_preferences";
             if let Some(provider) = self.string(&mut preferences, path, "provider") {
+                model.preferences.provider = Some(provider.clone());
                 model.provider.get_or_insert(provider);
             }
             if let Some(name) = self.string(&mut preferences, path, "model") {
+                model.preferences.model = Some(name.clone());
                 model.name.get_or_insert(name);
             }
             self.parameters(&mut preferences, path, &mut model.parameters);
