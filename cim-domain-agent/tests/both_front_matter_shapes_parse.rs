@@ -126,9 +126,15 @@ fn flat_shape_normalises_into_the_same_definition() -> TestResult {
     assert_eq!(agent.model.name.as_deref(), Some("claude-opus-4"));
     assert_eq!(agent.model.parameters.temperature, Some(0.2));
     assert_eq!(agent.model.parameters.max_tokens, Some(16000));
-    assert_eq!(agent.tools, Some(vec!["Read".into(), "Write".into(), "Grep".into()]));
+    assert_eq!(
+        agent.tools,
+        Some(vec!["Read".into(), "Write".into(), "Grep".into()])
+    );
     // `model: opus` with `model_preferences`: both are kept as written.
-    assert_eq!(agent.model.preferences.model.as_deref(), Some("claude-opus-4"));
+    assert_eq!(
+        agent.model.preferences.model.as_deref(),
+        Some("claude-opus-4")
+    );
     assert!(
         agent.extra.is_empty(),
         "unexpected extra: {:?}",

@@ -130,7 +130,10 @@ fn name_must_be_a_nats_token_and_container_name() {
     let (_, _, field, kind) = only("version: 1.0.0\n");
     assert_eq!(field, "name");
     assert!(matches!(kind, IssueKind::Missing { .. }), "{kind:?}");
-    assert!(kind.to_string().contains("like `name: code-reviewer`"), "{kind}");
+    assert!(
+        kind.to_string().contains("like `name: code-reviewer`"),
+        "{kind}"
+    );
 }
 
 #[test]
@@ -290,4 +293,55 @@ fn missing_or_unterminated_front_matter_is_an_error() {
 fn issues_ok(front_matter: &str) -> bool {
     let text = format!("---\n{front_matter}---\n");
     AgentDefinition::from_markdown(&text, "ok.md").is_ok()
+}
+
+fn broken(name: &str) -> Vec<String> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/wild-broken")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    match AgentDefinition::from_markdown(&text, name) {
+        Ok(definition) => vec![format!("accepted: {definition:?}")],
+        Err(error) => error.lines(),
+    }
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_once_at_the_opening_quote() {
+    assert_eq!(
+        broken("unclosed-quote.md"),
+        [
+            "unclosed-quote.md:3:14: description: invalid YAML: quoted value opened here is never closed; end it with the same quote (`\"` or `'`), or write the value without quotes or as a block (`key: |`)"
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_key_is_reported_at_the_repeated_key() {
+    assert_eq!(
+        broken("duplicate-key.md"),
+        [
+            "duplicate-key.md:5:1: description: invalid YAML: key is given twice (first at line 3); keep one of them (a key can appear once per mapping)"
+        ]
+    );
+}
+
+#[test]
+fn a_name_error_lists_every_bad_character_and_suggests_a_valid_name() {
+    assert_eq!(
+        broken("display-name-as-name.md"),
+        [
+            "display-name-as-name.md:2:1: name: \"Python Security Expert\": name contains 'P', ' ', 'S' and 'E'; only lowercase letters, digits and '-' are allowed (NATS token and container name); use for example \"python-security-expert\""
+        ]
+    );
+}
+
+#[test]
+fn a_nested_value_with_an_unquoted_colon_stays_an_error_with_a_hint() {
+    assert_eq!(
+        broken("nested-colon.md"),
+        [
+            "nested-colon.md:4:21: deployment.target_node: invalid YAML: mapping values are not allowed in this context; a value containing `: ` must be quoted (`key: \"...\"`) or written as a block (`key: |` with the text indented on the next lines)"
+        ]
+    );
 }

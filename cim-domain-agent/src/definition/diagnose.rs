@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(
             problem,
             Some((
-                Position { line: 3, column: 14 },
+                Position {
+                    line: 3,
+                    column: 14
+                },
                 Some("description".to_owned()),
                 "quoted value opened here is never closed".to_owned()
             ))
@@ -151,7 +154,10 @@ mod tests {
 
     #[test]
     fn marks_are_split_off() {
-        assert_eq!(split_mark("bad at line 3 column 14"), ("bad", Some((3, 14))));
+        assert_eq!(
+            split_mark("bad at line 3 column 14"),
+            ("bad", Some((3, 14)))
+        );
         assert_eq!(split_mark("bad"), ("bad", None));
     }
 }

@@ -96,8 +96,9 @@ fn content(line: &str) -> &str {
 /// anchor, alias or tag): the key and the byte offset where the value starts.
 fn plain_top_level_value(line: &str) -> Option<(String, usize)> {
     let text = content(line);
-    if text.starts_with([' ', '\t', '#', '-', '"', '\'', '[', '{', '?', '&', '*', '!', '%', '@'])
-        || text.starts_with("---")
+    if text.starts_with([
+        ' ', '\t', '#', '-', '"', '\'', '[', '{', '?', '&', '*', '!', '%', '@',
+    ]) || text.starts_with("---")
     {
         return None;
     }

@@ -115,7 +115,9 @@ impl Locator {
     /// The first key written twice in one mapping: its dotted path, the position of the
     /// repetition and of the first one.
     pub(crate) fn first_duplicate(&self) -> Option<&(String, Position, Position)> {
-        self.duplicates.iter().min_by_key(|(_, repeated, _)| *repeated)
+        self.duplicates
+            .iter()
+            .min_by_key(|(_, repeated, _)| *repeated)
     }
 
     /// The dotted path of the key on `line`, or of the last key before it (the field whose

@@ -21,8 +21,8 @@ pub use error::{DefinitionError, Issue, IssueKind, Warning, WarningKind};
 pub use locate::Position;
 pub use model::{
     AgentDefinition, DefinitionShape, Dependencies, DeploymentConfig, LogLevel, LoggingConfig,
-    ModelConfig, ModelParameters, ModelPreferences, UNVERSIONED, NatsConfig, NatsSubjects, Resources, RestartConfig,
-    RestartPolicy, Subjects,
+    ModelConfig, ModelParameters, ModelPreferences, NatsConfig, NatsSubjects, Resources,
+    RestartConfig, RestartPolicy, Subjects, UNVERSIONED,
 };
 pub use name::{AgentId, AgentName, MAX_NAME_LEN, NameError};
 pub use prompt::{PromptSection, SystemPrompt};

@@ -197,7 +197,10 @@ mod tests {
             AgentName::new("a.b"),
             Err(NameError::BadCharacters(vec!['.']))
         );
-        assert_eq!(AgentName::new("A"), Err(NameError::BadCharacters(vec!['A'])));
+        assert_eq!(
+            AgentName::new("A"),
+            Err(NameError::BadCharacters(vec!['A']))
+        );
         assert_eq!(
             AgentName::new("x>"),
             Err(NameError::BadCharacters(vec!['>']))
@@ -220,7 +223,10 @@ mod tests {
             Err(NameError::BadCharacters(vec!['P', ' ', 'S', 'E']))
         );
         let message = error.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.starts_with("name contains 'P', ' ', 'S' and 'E';"), "{message}");
+        assert!(
+            message.starts_with("name contains 'P', ' ', 'S' and 'E';"),
+            "{message}"
+        );
         let suggest = |text: &str| AgentName::suggest(text).map(|n| n.to_string());
         assert_eq!(
             suggest("Python Security Expert").as_deref(),
@@ -232,7 +238,10 @@ mod tests {
         assert_eq!(suggest("rec").as_deref(), Some("rec-agent"));
         assert_eq!(suggest("ÄÖ!"), None);
         let long = suggest(&"A b ".repeat(40)).unwrap_or_default();
-        assert!(long.len() <= MAX_NAME_LEN && AgentName::new(long.clone()).is_ok(), "{long}");
+        assert!(
+            long.len() <= MAX_NAME_LEN && AgentName::new(long.clone()).is_ok(),
+            "{long}"
+        );
     }
 
     #[test]

@@ -68,7 +68,10 @@ mod tests {
             split_tools(" Bash(git diff:*, git log:*) ,Grep,, "),
             ["Bash(git diff:*, git log:*)", "Grep"]
         );
-        assert_eq!(split_tools("Agent(a, (b, c)), X"), ["Agent(a, (b, c))", "X"]);
+        assert_eq!(
+            split_tools("Agent(a, (b, c)), X"),
+            ["Agent(a, (b, c))", "X"]
+        );
         assert_eq!(split_tools("Agent(a, b"), ["Agent(a, b"]);
         assert!(split_tools(" , ").is_empty());
     }
