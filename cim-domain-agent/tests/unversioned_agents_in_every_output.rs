@@ -6,7 +6,6 @@ use chrono::{TimeZone, Utc};
 use cim_domain_agent::AgentDefinition;
 use cim_domain_agent::aggregate::{Agent, AgentCommand, AgentEvent};
 use cim_domain_agent::announce::AgentRegistration;
-use cqrs_es::Aggregate;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

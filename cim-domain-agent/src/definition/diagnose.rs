@@ -41,15 +41,16 @@ pub(crate) fn diagnose(
         .map_or(to_file(1, 1), |l| to_file(l.line(), l.column()));
     let field = |position: Position| locator.field_at(position.line).map(str::to_owned);
 
-    if text.contains("duplicate entry with key") {
-        if let Some((path, repeated, first)) = locator.first_duplicate() {
-            return YamlProblem {
-                position: *repeated,
-                field: Some(path.clone()),
-                message: format!("key is given twice (first at line {})", first.line),
-                hint: HINT_DUPLICATE,
-            };
-        }
+    if let Some((path, repeated, first)) = locator
+        .first_duplicate()
+        .filter(|_| text.contains("duplicate entry with key"))
+    {
+        return YamlProblem {
+            position: *repeated,
+            field: Some(path.clone()),
+            message: format!("key is given twice (first at line {})", first.line),
+            hint: HINT_DUPLICATE,
+        };
     }
 
     let (problem, context) = match text.split_once(", while ") {

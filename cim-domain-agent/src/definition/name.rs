@@ -75,7 +75,7 @@ impl AgentName {
         }
         let mut bad: Vec<char> = Vec::new();
         for c in name.chars() {
-            if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !bad.contains(&c) {
+            if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || bad.contains(&c)) {
                 bad.push(c);
             }
         }
