@@ -286,7 +286,9 @@ fn missing_or_unterminated_front_matter_is_an_error() {
     let lines = scalar.err().map(|error| error.lines()).unwrap_or_default();
     assert_eq!(
         lines,
-        ["s.md:2:1: front matter must be a mapping of fields, found a string"]
+        [
+            "s.md:2:1: front matter must be a mapping of fields, found a string; write `key: value` lines, starting with `name: my-agent`"
+        ]
     );
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::{DefinitionError, Warning};
-use super::model::AgentDefinition;
+use super::front_matter;
+use super::locate::{Locator, Position};
+use super::model::{AgentDefinition, DefinitionShape};
 use super::{Loaded, load_agent_file};
 
 /// The outcome for one file.
@@ -58,7 +60,13 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
         };
         let name = definition.name.to_string();
         if let Some(first) = seen.get(&name) {
+            let field = match definition.shape {
+                DefinitionShape::Nested => "agent.name",
+                DefinitionShape::Flat => "name",
+            };
             report.result = Err(DefinitionError::DuplicateName {
+                position: key_position(&report.path, field),
+                field: field.to_owned(),
                 file: report.path.clone(),
                 name,
                 first: first.clone(),
@@ -109,4 +117,16 @@ fn collect_markdown(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf
         }
     }
     Ok(())
+}
+
+/// Where `field` is written in the agent file at `path` (1:1 if the file cannot be read again).
+fn key_position(path: &Path, field: &str) -> Position {
+    let start = Position { line: 1, column: 1 };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return start;
+    };
+    match front_matter::split(&text) {
+        Ok(split) => Locator::new(split.yaml, split.yaml_first_line).find(field),
+        Err(_) => start,
+    }
 }

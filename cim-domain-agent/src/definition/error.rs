@@ -88,7 +88,9 @@ pub enum IssueKind {
     #[error("must not be empty")]
     Empty,
     /// The front matter is not a mapping of fields.
-    #[error("front matter must be a mapping of fields, found {found}")]
+    #[error(
+        "front matter must be a mapping of fields, found {found}; write `key: value` lines, starting with `name: my-agent`"
+    )]
     NotAMapping {
         /// What the file has.
         found: &'static str,
@@ -169,13 +171,17 @@ pub enum DefinitionError {
         source: std::io::Error,
     },
     /// The file does not start with a `---` line.
-    #[error("{file}:1:1: no YAML front matter: the file must start with a `---` line")]
+    #[error(
+        "{file}:1:1: no YAML front matter: the file must start with a `---` line (an agent file is `---`, its YAML fields, `---`, then the prompt)"
+    )]
     MissingFrontMatter {
         /// The file.
         file: String,
     },
     /// The opening `---` is never closed.
-    #[error("{file}:1:1: front matter opened here is never closed by a `---` line")]
+    #[error(
+        "{file}:1:1: front matter opened here is never closed by a `---` line; add a `---` line after the last field"
+    )]
     UnterminatedFrontMatter {
         /// The file.
         file: String,
@@ -202,10 +208,17 @@ pub enum DefinitionError {
     },
     /// Two files validated together define the same agent name (names become NATS tokens
     /// and container names, so they must be unique in a fleet).
-    #[error("{}:1:1: agent name {name:?} is already defined by {}", file.display(), first.display())]
+    #[error(
+        "{}:{}:{}: {field}: agent name {name:?} is already defined by {}; give each agent its own name (it names the agent's NATS subjects and container)",
+        file.display(), position.line, position.column, first.display()
+    )]
     DuplicateName {
         /// The later file.
         file: PathBuf,
+        /// Where the later file writes the name.
+        position: Position,
+        /// `name`, or `agent.name` in the nested shape.
+        field: String,
         /// The name.
         name: String,
         /// The file that defined it first.
