@@ -81,14 +81,34 @@ fn max_tokens_must_be_between_1_and_a_million() {
 
 #[test]
 fn version_must_be_semantic() {
-    let (line, column, field, kind) = only("name: probe\nversion: \"1.0\"\n");
+    let (line, column, field, kind) = only("name: probe\nversion: \"1.x\"\n");
     assert_eq!((line, column, field.as_str()), (3, 1, "version"));
-    assert!(matches!(kind, IssueKind::Version { ref value, .. } if value == "1.0"));
-    let message = only("name: probe\nversion: \"1.0\"\n").3.to_string();
+    assert!(matches!(kind, IssueKind::Version { ref value, .. } if value == "1.x"));
+    let message = only("name: probe\nversion: one\n").3.to_string();
     assert!(
         message.contains("write three numbers like `version: \"1.2.3\"`, or remove the field"),
         "{message}"
     );
+}
+
+#[test]
+fn a_short_version_is_read_with_a_warning() -> Result<(), DefinitionError> {
+    for (written, read_as) in [("\"1.0\"", "1.0.0"), ("1", "1.0.0"), ("v2.1.3", "2.1.3")] {
+        let text = format!("---\nname: probe\nversion: {written}\n---\n");
+        let loaded = AgentDefinition::load_markdown(&text, "v.md")?;
+        assert_eq!(loaded.definition.version_text(), read_as);
+        let lines: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("v.md:3:1: warning: version: ")
+                && lines[0].ends_with(&format!(
+                    "read as {read_as}; write `version: \"{read_as}\"`"
+                )),
+            "{}",
+            lines[0]
+        );
+    }
+    Ok(())
 }
 
 #[test]

@@ -133,6 +133,17 @@ pub enum WarningKind {
         /// The key whose value it is.
         key: String,
     },
+    /// `version` is one to three whole numbers or has a leading `v` (`1.0`, `v2.1.3`); it was
+    /// read as the semantic version it stands for.
+    #[error(
+        "{value:?} is not a full semantic version; read as {read_as}; write `version: \"{read_as}\"`"
+    )]
+    PartialVersion {
+        /// The value written.
+        value: String,
+        /// The version it was read as.
+        read_as: String,
+    },
 }
 
 /// A located [`WarningKind`].

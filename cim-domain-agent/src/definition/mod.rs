@@ -101,11 +101,22 @@ impl AgentDefinition {
         };
         let locator = Locator::new(&yaml, first_line);
         let prompt = SystemPrompt::parse(split.body, split.body_first_line);
-        let definition =
+        let (definition, read_warnings) =
             reader::read(root, &locator, prompt).map_err(|issues| DefinitionError::Invalid {
                 file: file(),
                 issues,
             })?;
+        warnings.extend(
+            read_warnings
+                .into_iter()
+                .map(|(field, position, kind)| Warning {
+                    file: file(),
+                    position,
+                    field,
+                    kind,
+                }),
+        );
+        warnings.sort_by_key(|warning| warning.position);
         Ok(Loaded {
             definition,
             warnings,

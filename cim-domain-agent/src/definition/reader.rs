@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_yaml_ng::{Mapping, Value};
 use uuid::Uuid;
 
-use super::error::{Issue, IssueKind};
-use super::locate::Locator;
+use super::error::{Issue, IssueKind, WarningKind};
+use super::locate::{Locator, Position};
 use super::model::{
     AgentDefinition, DefinitionShape, Dependencies, DeploymentConfig, LogLevel, LoggingConfig,
     ModelConfig, ModelParameters, NatsConfig, NatsSubjects, Resources, RestartConfig,
@@ -24,15 +24,17 @@ use super::units::{CpuQuota, MemoryMax};
 /// Log formats the runtime understands (`CIM_LOG_FORMAT`).
 const LOG_FORMATS: [&str; 2] = ["json", "text"];
 
-/// Reads `root` (the parsed front matter) into a definition, or every issue found.
+/// Reads `root` (the parsed front matter) into a definition with the warnings found (field,
+/// position, what), or every issue found.
 pub(crate) fn read(
     root: Value,
     locator: &Locator,
     system_prompt: SystemPrompt,
-) -> Result<AgentDefinition, Vec<Issue>> {
+) -> Result<(AgentDefinition, Vec<(String, Position, WarningKind)>), Vec<Issue>> {
     let mut reader = Reader {
         locator,
         issues: Vec::new(),
+        warnings: Vec::new(),
         extra: BTreeMap::new(),
     };
     let mut root = match untag(root) {
@@ -47,10 +49,13 @@ pub(crate) fn read(
     let definition = reader.definition(&mut root, system_prompt);
     reader.leftovers(root, "");
     match definition {
-        Some(definition) if reader.issues.is_empty() => Ok(AgentDefinition {
-            extra: reader.extra,
-            ..definition
-        }),
+        Some(definition) if reader.issues.is_empty() => Ok((
+            AgentDefinition {
+                extra: reader.extra,
+                ..definition
+            },
+            reader.warnings,
+        )),
         _ => {
             let mut issues = reader.issues;
             issues.sort_by(|a, b| (a.position, &a.field).cmp(&(b.position, &b.field)));
@@ -62,6 +67,7 @@ pub(crate) fn read(
 struct Reader<'a> {
     locator: &'a Locator,
     issues: Vec<Issue>,
+    warnings: Vec<(String, Position, WarningKind)>,
     extra: BTreeMap<String, serde_json::Value>,
 }
 
@@ -442,6 +448,18 @@ impl Reader<'_> {
         let text = self.string(map, prefix, "version")?;
         match semver::Version::parse(text.trim()) {
             Ok(version) => Some(version),
+            Err(_) if partial_version(&text).is_some() => {
+                let version = partial_version(&text)?;
+                self.warnings.push((
+                    path.clone(),
+                    self.locator.find(&path),
+                    WarningKind::PartialVersion {
+                        value: text,
+                        read_as: version.to_string(),
+                    },
+                ));
+                Some(version)
+            }
             Err(error) => {
                 self.issue(
                     &path,
@@ -739,6 +757,29 @@ impl Reader<'_> {
                 ..Dependencies::default()
             },
         }
+    }
+}
+
+/// `1`, `1.2`, `v1.2.3` (one to three whole numbers, an optional leading `v`): the semantic
+/// version they stand for, missing parts 0. Anything else is `None`.
+fn partial_version(text: &str) -> Option<semver::Version> {
+    let text = text.trim();
+    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let parts: Vec<u64> = text
+        .split('.')
+        .map(|part| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                part.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [major] => Some(semver::Version::new(*major, 0, 0)),
+        [major, minor] => Some(semver::Version::new(*major, *minor, 0)),
+        [major, minor, patch] => Some(semver::Version::new(*major, *minor, *patch)),
+        _ => None,
     }
 }
 
