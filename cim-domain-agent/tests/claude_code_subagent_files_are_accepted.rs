@@ -215,4 +215,17 @@ proptest! {
         prop_assert_eq!(parse(&flow).ok(), Some(expected.clone()), "flow: {}", flow);
         prop_assert_eq!(parse(&block).ok(), Some(expected), "block: {}", block);
     }
+
+    #[test]
+    fn a_one_line_description_reads_as_written_colons_included(
+        text in "[A-Za-z][A-Za-z ,.:'()]{0,40}[A-Za-z.]"
+    ) {
+        let file = format!("---\nname: probe\ndescription: {text}\ntools: Read\n---\n");
+        let loaded = AgentDefinition::load_markdown(&file, "d.md");
+        let loaded = loaded.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&loaded.definition.description, text.trim_end());
+        prop_assert_eq!(loaded.definition.tools, Some(vec!["Read".to_owned()]));
+        let repaired = text.contains(": ");
+        prop_assert_eq!(loaded.warnings.len(), usize::from(repaired));
+    }
 }
