@@ -24,13 +24,16 @@ use super::units::{CpuQuota, MemoryMax};
 /// Log formats the runtime understands (`CIM_LOG_FORMAT`).
 const LOG_FORMATS: [&str; 2] = ["json", "text"];
 
+/// A warning about one field: its dotted path, where it is, what.
+pub(crate) type FieldWarning = (String, Position, WarningKind);
+
 /// Reads `root` (the parsed front matter) into a definition with the warnings found (field,
 /// position, what), or every issue found.
 pub(crate) fn read(
     root: Value,
     locator: &Locator,
     system_prompt: SystemPrompt,
-) -> Result<(AgentDefinition, Vec<(String, Position, WarningKind)>), Vec<Issue>> {
+) -> Result<(AgentDefinition, Vec<FieldWarning>), Vec<Issue>> {
     let mut reader = Reader {
         locator,
         issues: Vec::new(),
@@ -67,7 +70,7 @@ pub(crate) fn read(
 struct Reader<'a> {
     locator: &'a Locator,
     issues: Vec<Issue>,
-    warnings: Vec<(String, Position, WarningKind)>,
+    warnings: Vec<FieldWarning>,
     extra: BTreeMap<String, serde_json::Value>,
 }
 
