@@ -36,8 +36,9 @@ pub struct AgentRegistration {
     pub name: AgentName,
     /// Human-facing name.
     pub display_name: String,
-    /// Definition version.
-    pub version: semver::Version,
+    /// Definition version; `None` (JSON `null`, or absent) for an unversioned definition.
+    #[serde(default)]
+    pub version: Option<semver::Version>,
     /// Capability names.
     pub capabilities: Vec<String>,
     /// Model name, when the definition names one.

@@ -54,6 +54,6 @@ pub mod definition;
 pub mod deploy;
 
 pub use definition::{
-    AgentDefinition, AgentId, AgentName, DefinitionError, DefinitionShape, parse_agent_file,
-    validate_paths,
+    AgentDefinition, AgentId, AgentName, DefinitionError, DefinitionShape, Loaded, load_agent_file,
+    parse_agent_file, validate_paths,
 };

@@ -23,7 +23,7 @@ fn registered() -> Result<AgentEvent, Box<dyn std::error::Error>> {
     Ok(AgentEvent::Registered {
         id: id(),
         name: AgentName::new("sage")?,
-        version: semver::Version::new(1, 0, 0),
+        version: Some(semver::Version::new(1, 0, 0)),
         capabilities: vec!["orchestration".into()],
     })
 }
@@ -96,7 +96,7 @@ fn register_creates_the_agent() -> TestResult {
         .when(AgentCommand::Register {
             id: id(),
             name: AgentName::new("sage")?,
-            version: semver::Version::new(1, 0, 0),
+            version: Some(semver::Version::new(1, 0, 0)),
             capabilities: vec!["orchestration".into()],
         })
         .then_expect_events(vec![registered()?]);
@@ -110,7 +110,7 @@ fn register_twice_is_rejected() -> TestResult {
         .when(AgentCommand::Register {
             id: id(),
             name: AgentName::new("sage")?,
-            version: semver::Version::new(1, 0, 0),
+            version: Some(semver::Version::new(1, 0, 0)),
             capabilities: vec![],
         })
         .then_expect_error(AgentError::AlreadyRegistered(id()));

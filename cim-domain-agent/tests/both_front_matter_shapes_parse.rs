@@ -27,7 +27,7 @@ fn nested_shape_fills_every_modelled_field() -> TestResult {
         agent.display_name,
         "SAGE — Systematic Agent Guidance Engine"
     );
-    assert_eq!(agent.version, semver::Version::new(2, 1, 0));
+    assert_eq!(agent.version, Some(semver::Version::new(2, 1, 0)));
     assert_eq!(
         agent.capabilities,
         ["orchestration", "domain-modeling", "event-storming"]
@@ -112,7 +112,7 @@ fn flat_shape_normalises_into_the_same_definition() -> TestResult {
     // No id in the file: derived from the name, so it is stable across runs.
     assert_eq!(agent.id, AgentId::from_name(&agent.name));
     assert_eq!(agent.display_name, "DDD Expert");
-    assert_eq!(agent.version, semver::Version::new(1, 0, 3));
+    assert_eq!(agent.version, Some(semver::Version::new(1, 0, 3)));
     assert_eq!(agent.author.as_deref(), Some("CIM team"));
     assert_eq!(agent.tags, ["ddd", "modeling"]);
     assert_eq!(agent.capabilities, ["aggregate-design", "bounded-contexts"]);
@@ -126,7 +126,15 @@ fn flat_shape_normalises_into_the_same_definition() -> TestResult {
     assert_eq!(agent.model.name.as_deref(), Some("claude-opus-4"));
     assert_eq!(agent.model.parameters.temperature, Some(0.2));
     assert_eq!(agent.model.parameters.max_tokens, Some(16000));
-    assert_eq!(agent.tools, ["Read", "Write", "Grep"]);
+    assert_eq!(
+        agent.tools,
+        Some(vec!["Read".into(), "Write".into(), "Grep".into()])
+    );
+    // `model: opus` with `model_preferences`: both are kept as written.
+    assert_eq!(
+        agent.model.preferences.model.as_deref(),
+        Some("claude-opus-4")
+    );
     assert!(
         agent.extra.is_empty(),
         "unexpected extra: {:?}",

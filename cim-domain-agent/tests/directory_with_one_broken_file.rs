@@ -98,7 +98,7 @@ fn a_name_defined_twice_fails_the_later_file() -> TestResult {
             assert!(
                 error
                     .to_string()
-                    .contains("b.md:1:1: agent name \"twin\" is already defined by")
+                    .contains("b.md:3:3: agent.name: agent name \"twin\" is already defined by")
             );
         }
         other => return Err(format!("b.md should be a duplicate, got {other:?}").into()),

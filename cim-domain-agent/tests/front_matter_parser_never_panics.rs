@@ -20,6 +20,8 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("&a [*a, *a]\n".to_owned()),
         Just("{".to_owned()),
         Just("# h\n".to_owned()),
+        Just("description: Triggers on: 'x'\n".to_owned()),
+        Just("tools: Read, Agent(a, b\n".to_owned()),
         Just("\u{feff}".to_owned()),
         "[ -~\n\t]{0,12}",
         any::<String>(),

@@ -81,14 +81,34 @@ fn max_tokens_must_be_between_1_and_a_million() {
 
 #[test]
 fn version_must_be_semantic() {
-    let (line, column, field, kind) = only("name: probe\nversion: \"1.0\"\n");
+    let (line, column, field, kind) = only("name: probe\nversion: \"1.x\"\n");
     assert_eq!((line, column, field.as_str()), (3, 1, "version"));
-    assert!(matches!(kind, IssueKind::Version { ref value, .. } if value == "1.0"));
-    let (_, _, field, kind) = only("agent:\n  name: probe\n");
-    assert_eq!(
-        (field.as_str(), kind),
-        ("agent.version", IssueKind::Missing)
+    assert!(matches!(kind, IssueKind::Version { ref value, .. } if value == "1.x"));
+    let message = only("name: probe\nversion: one\n").3.to_string();
+    assert!(
+        message.contains("write three numbers like `version: \"1.2.3\"`, or remove the field"),
+        "{message}"
     );
+}
+
+#[test]
+fn a_short_version_is_read_with_a_warning() -> Result<(), DefinitionError> {
+    for (written, read_as) in [("\"1.0\"", "1.0.0"), ("1", "1.0.0"), ("v2.1.3", "2.1.3")] {
+        let text = format!("---\nname: probe\nversion: {written}\n---\n");
+        let loaded = AgentDefinition::load_markdown(&text, "v.md")?;
+        assert_eq!(loaded.definition.version_text(), read_as);
+        let lines: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("v.md:3:1: warning: version: ")
+                && lines[0].ends_with(&format!(
+                    "read as {read_as}; write `version: \"{read_as}\"`"
+                )),
+            "{}",
+            lines[0]
+        );
+    }
+    Ok(())
 }
 
 #[test]
@@ -115,19 +135,25 @@ fn name_must_be_a_nats_token_and_container_name() {
         kind,
         IssueKind::Name {
             value: "my.agent".into(),
-            reason: NameError::BadCharacter('.')
+            reason: NameError::BadCharacters(vec!['.']),
+            suggestion: Some("my-agent".into()),
         }
     );
     let (_, _, _, kind) = only("name: Big Agent\nversion: 1.0.0\n");
     assert!(matches!(
         kind,
         IssueKind::Name {
-            reason: NameError::BadCharacter('B'),
+            reason: NameError::BadCharacters(ref bad),
             ..
-        }
+        } if *bad == ['B', ' ', 'A']
     ));
     let (_, _, field, kind) = only("version: 1.0.0\n");
-    assert_eq!((field.as_str(), kind), ("name", IssueKind::Missing));
+    assert_eq!(field, "name");
+    assert!(matches!(kind, IssueKind::Missing { .. }), "{kind:?}");
+    assert!(
+        kind.to_string().contains("like `name: code-reviewer`"),
+        "{kind}"
+    );
 }
 
 #[test]
@@ -246,9 +272,13 @@ fn all_problems_of_a_file_are_reported_at_once_in_file_order() -> Result<(), Str
 fn yaml_syntax_errors_carry_the_file_line() -> Result<(), String> {
     let text = "---\nname: probe\nversion: 1.0.0\nmodel: [unclosed\n---\n";
     match AgentDefinition::from_markdown(text, "y.md") {
-        Err(DefinitionError::Yaml { file, line, .. }) => {
-            assert_eq!(file, "y.md");
-            assert!((5..=6).contains(&line), "line {line}");
+        Err(error @ DefinitionError::Yaml { .. }) => {
+            // One position: the `[` that is never closed, in the field it opens.
+            assert_eq!(
+                error.to_string(),
+                "y.md:4:8: model: invalid YAML: `[` opened here is never closed by `]`; \
+                 close it, or quote the value if it is text (`key: \"[draft] ...\"`)"
+            );
             Ok(())
         }
         other => Err(format!("expected a YAML error, got {other:?}")),
@@ -276,11 +306,64 @@ fn missing_or_unterminated_front_matter_is_an_error() {
     let lines = scalar.err().map(|error| error.lines()).unwrap_or_default();
     assert_eq!(
         lines,
-        ["s.md:2:1: front matter must be a mapping of fields, found a string"]
+        [
+            "s.md:2:1: front matter must be a mapping of fields, found a string; write `key: value` lines, starting with `name: my-agent`"
+        ]
     );
 }
 
 fn issues_ok(front_matter: &str) -> bool {
     let text = format!("---\n{front_matter}---\n");
     AgentDefinition::from_markdown(&text, "ok.md").is_ok()
+}
+
+fn broken(name: &str) -> Vec<String> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/wild-broken")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    match AgentDefinition::from_markdown(&text, name) {
+        Ok(definition) => vec![format!("accepted: {definition:?}")],
+        Err(error) => error.lines(),
+    }
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_once_at_the_opening_quote() {
+    assert_eq!(
+        broken("unclosed-quote.md"),
+        [
+            "unclosed-quote.md:3:14: description: invalid YAML: quoted value opened here is never closed; end it with the same quote (`\"` or `'`), or write the value without quotes or as a block (`key: |`)"
+        ]
+    );
+}
+
+#[test]
+fn a_duplicate_key_is_reported_at_the_repeated_key() {
+    assert_eq!(
+        broken("duplicate-key.md"),
+        [
+            "duplicate-key.md:5:1: description: invalid YAML: key is given twice (first at line 3); keep one of them (a key can appear once per mapping)"
+        ]
+    );
+}
+
+#[test]
+fn a_name_error_lists_every_bad_character_and_suggests_a_valid_name() {
+    assert_eq!(
+        broken("display-name-as-name.md"),
+        [
+            "display-name-as-name.md:2:1: name: \"Python Security Expert\": name contains 'P', ' ', 'S' and 'E'; only lowercase letters, digits and '-' are allowed (NATS token and container name); use for example \"python-security-expert\""
+        ]
+    );
+}
+
+#[test]
+fn a_nested_value_with_an_unquoted_colon_stays_an_error_with_a_hint() {
+    assert_eq!(
+        broken("nested-colon.md"),
+        [
+            "nested-colon.md:4:21: deployment.target_node: invalid YAML: mapping values are not allowed in this context; a value containing `: ` must be quoted (`key: \"...\"`) or written as a block (`key: |` with the text indented on the next lines)"
+        ]
+    );
 }

@@ -18,8 +18,10 @@ pub enum AgentCommand {
         id: AgentId,
         /// Its name.
         name: AgentName,
-        /// Definition version.
-        version: semver::Version,
+        /// Definition version; `None` for an unversioned definition (absent in events
+        /// stored before versions became optional reads as `None` too).
+        #[serde(default)]
+        version: Option<semver::Version>,
         /// Capability names.
         capabilities: Vec<String>,
     },

@@ -30,7 +30,7 @@ use crate::definition::{AgentId, AgentName};
 struct Identity {
     id: AgentId,
     name: AgentName,
-    version: semver::Version,
+    version: Option<semver::Version>,
     capabilities: Vec<String>,
 }
 

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::error::DefinitionError;
-use super::model::AgentDefinition;
-use super::parse_agent_file;
+use super::error::{DefinitionError, Warning};
+use super::front_matter;
+use super::locate::{Locator, Position};
+use super::model::{AgentDefinition, DefinitionShape};
+use super::{Loaded, load_agent_file};
 
 /// The outcome for one file.
 #[derive(Debug)]
@@ -15,6 +17,35 @@ pub struct FileReport {
     pub path: PathBuf,
     /// Its definition, or why it has none.
     pub result: Result<AgentDefinition, DefinitionError>,
+    /// What the file got away with (only when it was read).
+    pub warnings: Vec<Warning>,
+}
+
+impl FileReport {
+    fn load(path: PathBuf) -> Self {
+        match load_agent_file(&path) {
+            Ok(Loaded {
+                definition,
+                warnings,
+            }) => Self {
+                path,
+                result: Ok(definition),
+                warnings,
+            },
+            Err(error) => Self {
+                path,
+                result: Err(error),
+                warnings: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether the file has no front matter at all (a README or a note among agent files).
+    pub fn is_skipped(&self) -> bool {
+        self.result
+            .as_ref()
+            .is_err_and(DefinitionError::is_missing_front_matter)
+    }
 }
 
 /// Validates every agent file in `paths`; a directory contributes its `.md` files, recursively.
@@ -29,7 +60,13 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
         };
         let name = definition.name.to_string();
         if let Some(first) = seen.get(&name) {
+            let field = match definition.shape {
+                DefinitionShape::Nested => "agent.name",
+                DefinitionShape::Flat => "name",
+            };
             report.result = Err(DefinitionError::DuplicateName {
+                position: key_position(&report.path, field),
+                field: field.to_owned(),
                 file: report.path.clone(),
                 name,
                 first: first.clone(),
@@ -50,10 +87,7 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
             match collect_markdown(path, &mut files) {
                 Ok(()) => {
                     files.sort();
-                    reports.extend(files.into_iter().map(|file| FileReport {
-                        result: parse_agent_file(&file),
-                        path: file,
-                    }));
+                    reports.extend(files.into_iter().map(FileReport::load));
                 }
                 Err((dir, source)) => reports.push(FileReport {
                     result: Err(DefinitionError::Io {
@@ -61,13 +95,11 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
                         source,
                     }),
                     path: dir,
+                    warnings: Vec::new(),
                 }),
             }
         } else {
-            reports.push(FileReport {
-                path: path.to_owned(),
-                result: parse_agent_file(path),
-            });
+            reports.push(FileReport::load(path.to_owned()));
         }
     }
     reports
@@ -85,4 +117,16 @@ fn collect_markdown(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf
         }
     }
     Ok(())
+}
+
+/// Where `field` is written in the agent file at `path` (1:1 if the file cannot be read again).
+fn key_position(path: &Path, field: &str) -> Position {
+    let start = Position { line: 1, column: 1 };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return start;
+    };
+    match front_matter::split(&text) {
+        Ok(split) => Locator::new(split.yaml, split.yaml_first_line).find(field),
+        Err(_) => start,
+    }
 }

@@ -12,8 +12,11 @@ use super::units::UnitError;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IssueKind {
     /// A required field is absent.
-    #[error("required field is missing")]
-    Missing,
+    #[error("required field is missing; add {add}")]
+    Missing {
+        /// What to add, e.g. ``a `name: my-agent` line``.
+        add: &'static str,
+    },
     /// The field has the wrong YAML type.
     #[error("expected {expected}, found {found}")]
     WrongType {
@@ -33,7 +36,9 @@ pub enum IssueKind {
         max: f64,
     },
     /// Not a semantic version.
-    #[error("{value:?} is not a semantic version (like 1.2.3): {reason}")]
+    #[error(
+        "{value:?} is not a semantic version: {reason}; write three numbers like `version: \"1.2.3\"`, or remove the field (the agent is then unversioned)"
+    )]
     Version {
         /// The value written.
         value: String,
@@ -47,12 +52,14 @@ pub enum IssueKind {
         value: String,
     },
     /// Not a valid agent name.
-    #[error("{value:?}: {reason}")]
+    #[error("{value:?}: {reason}{}", suggestion.as_ref().map(|s| format!("; use for example {s:?}")).unwrap_or_default())]
     Name {
         /// The value written.
         value: String,
         /// Which rule it breaks.
         reason: NameError,
+        /// A valid name close to it ([`AgentName::suggest`](super::AgentName::suggest)).
+        suggestion: Option<String>,
     },
     /// A malformed resource limit.
     #[error(transparent)]
@@ -81,7 +88,9 @@ pub enum IssueKind {
     #[error("must not be empty")]
     Empty,
     /// The front matter is not a mapping of fields.
-    #[error("front matter must be a mapping of fields, found {found}")]
+    #[error(
+        "front matter must be a mapping of fields, found {found}; write `key: value` lines, starting with `name: my-agent`"
+    )]
     NotAMapping {
         /// What the file has.
         found: &'static str,
@@ -111,6 +120,56 @@ impl fmt::Display for Issue {
     }
 }
 
+/// Something a definition file gets away with that it should not, reported beside the
+/// definition that was read anyway.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WarningKind {
+    /// A top-level plain value contains `: ` (invalid YAML, which Claude Code's loader reads
+    /// as text); it was read as text.
+    #[error(
+        "the value contains `: `, which YAML reads as another key, so it was read as plain text; quote it (`{key}: \"...\"`) or write it as a block (`{key}: |` with the text indented below)"
+    )]
+    UnquotedColon {
+        /// The key whose value it is.
+        key: String,
+    },
+    /// `version` is one to three whole numbers or has a leading `v` (`1.0`, `v2.1.3`); it was
+    /// read as the semantic version it stands for.
+    #[error(
+        "{value:?} is not a full semantic version; read as {read_as}; write `version: \"{read_as}\"`"
+    )]
+    PartialVersion {
+        /// The value written.
+        value: String,
+        /// The version it was read as.
+        read_as: String,
+    },
+}
+
+/// A located [`WarningKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file.
+    pub file: String,
+    /// Where the value starts.
+    pub position: Position,
+    /// The field.
+    pub field: String,
+    /// What.
+    pub kind: WarningKind,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Position { line, column } = self.position;
+        write!(
+            f,
+            "{}:{line}:{column}: warning: {}: {}",
+            self.file, self.field, self.kind
+        )
+    }
+}
+
 /// Why an agent file could not be turned into an [`AgentDefinition`](super::AgentDefinition).
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
@@ -123,35 +182,54 @@ pub enum DefinitionError {
         source: std::io::Error,
     },
     /// The file does not start with a `---` line.
-    #[error("{file}:1:1: no YAML front matter: the file must start with a `---` line")]
+    #[error(
+        "{file}:1:1: no YAML front matter: the file must start with a `---` line (an agent file is `---`, its YAML fields, `---`, then the prompt)"
+    )]
     MissingFrontMatter {
         /// The file.
         file: String,
     },
     /// The opening `---` is never closed.
-    #[error("{file}:1:1: front matter opened here is never closed by a `---` line")]
+    #[error(
+        "{file}:1:1: front matter opened here is never closed by a `---` line; add a `---` line after the last field"
+    )]
     UnterminatedFrontMatter {
         /// The file.
         file: String,
     },
     /// The front matter is not valid YAML.
-    #[error("{file}:{line}:{column}: invalid YAML: {message}")]
+    #[error(
+        "{file}:{line}:{column}: {}invalid YAML: {message}; {hint}",
+        field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default()
+    )]
     Yaml {
         /// The file.
         file: String,
-        /// 1-based line in the file.
+        /// 1-based line in the file: the repeated key of a duplicate, the opening quote or
+        /// bracket of an unclosed one, else where the parser stopped.
         line: usize,
         /// 1-based column.
         column: usize,
-        /// The YAML parser's message.
+        /// The field (dotted path) the position belongs to, when it is inside one.
+        field: Option<String>,
+        /// What is wrong.
         message: String,
+        /// What would be accepted.
+        hint: &'static str,
     },
     /// Two files validated together define the same agent name (names become NATS tokens
     /// and container names, so they must be unique in a fleet).
-    #[error("{}:1:1: agent name {name:?} is already defined by {}", file.display(), first.display())]
+    #[error(
+        "{}:{}:{}: {field}: agent name {name:?} is already defined by {}; give each agent its own name (it names the agent's NATS subjects and container)",
+        file.display(), position.line, position.column, first.display()
+    )]
     DuplicateName {
         /// The later file.
         file: PathBuf,
+        /// Where the later file writes the name.
+        position: Position,
+        /// `name`, or `agent.name` in the nested shape.
+        field: String,
         /// The name.
         name: String,
         /// The file that defined it first.
@@ -168,6 +246,12 @@ pub enum DefinitionError {
 }
 
 impl DefinitionError {
+    /// Whether the file has no front matter at all (a README or a note rather than an agent
+    /// file): `agents validate` lists such files as skipped unless `--strict`.
+    pub fn is_missing_front_matter(&self) -> bool {
+        matches!(self, Self::MissingFrontMatter { .. })
+    }
+
     /// One line per problem, each starting with `file:line:column:`.
     pub fn lines(&self) -> Vec<String> {
         match self {

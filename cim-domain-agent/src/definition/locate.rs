@@ -20,6 +20,10 @@ pub struct Position {
 #[derive(Debug, Clone)]
 pub(crate) struct Locator {
     keys: HashMap<String, Position>,
+    /// Every indexed key in file order, for [`Locator::field_at`].
+    ordered: Vec<(String, Position)>,
+    /// Keys written a second time in the same mapping: path, where repeated, where first.
+    duplicates: Vec<(String, Position, Position)>,
     fallback: Position,
 }
 
@@ -33,6 +37,8 @@ impl Locator {
     /// Indexes `yaml`, whose first line is line `first_line` of the file.
     pub(crate) fn new(yaml: &str, first_line: usize) -> Self {
         let mut keys = HashMap::new();
+        let mut ordered = Vec::new();
+        let mut duplicates = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut block_scalar_indent: Option<usize> = None;
         for (index, raw) in yaml.lines().enumerate() {
@@ -79,10 +85,17 @@ impl Locator {
                     .filter_map(|f| f.key.as_deref())
                     .collect::<Vec<_>>()
                     .join(".");
-                keys.entry(path).or_insert(Position {
+                let position = Position {
                     line: first_line + index,
                     column: indent + 1,
-                });
+                };
+                match keys.get(&path) {
+                    Some(first) => duplicates.push((path.clone(), position, *first)),
+                    None => {
+                        keys.insert(path.clone(), position);
+                    }
+                }
+                ordered.push((path, position));
             }
             if value.starts_with('|') || value.starts_with('>') {
                 block_scalar_indent = Some(indent);
@@ -90,11 +103,31 @@ impl Locator {
         }
         Self {
             keys,
+            ordered,
+            duplicates,
             fallback: Position {
                 line: first_line,
                 column: 1,
             },
         }
+    }
+
+    /// The first key written twice in one mapping: its dotted path, the position of the
+    /// repetition and of the first one.
+    pub(crate) fn first_duplicate(&self) -> Option<&(String, Position, Position)> {
+        self.duplicates
+            .iter()
+            .min_by_key(|(_, repeated, _)| *repeated)
+    }
+
+    /// The dotted path of the key on `line`, or of the last key before it (the field whose
+    /// value the line belongs to); `None` before the first key.
+    pub(crate) fn field_at(&self, line: usize) -> Option<&str> {
+        self.ordered
+            .iter()
+            .take_while(|(_, position)| position.line <= line)
+            .last()
+            .map(|(path, _)| path.as_str())
     }
 
     /// The position of `path`, or of its nearest indexed ancestor, or of the front matter start.
@@ -186,6 +219,22 @@ mod tests {
                 column: 1
             }
         );
+    }
+
+    #[test]
+    fn repeated_keys_and_the_field_of_a_line_are_found() {
+        let locator = Locator::new("name: a\nmodel:\n  name: x\n  name: y\nname: b\n", 2);
+        assert_eq!(
+            locator.first_duplicate(),
+            Some(&(
+                "model.name".to_owned(),
+                Position { line: 5, column: 3 },
+                Position { line: 4, column: 3 }
+            ))
+        );
+        assert_eq!(locator.field_at(1), None);
+        assert_eq!(locator.field_at(2), Some("name"));
+        assert_eq!(locator.field_at(5), Some("model.name"));
     }
 
     #[test]

@@ -27,8 +27,11 @@ pub struct AgentDefinition {
     pub name: AgentName,
     /// Human-facing name; the name when the file has none.
     pub display_name: String,
-    /// Semantic version of the definition.
-    pub version: semver::Version,
+    /// Semantic version of the definition; `None` when the file has no `version` (an
+    /// unversioned definition, as most Claude Code subagent files are). Shown as
+    /// [`UNVERSIONED`] where a text is needed.
+    #[serde(default)]
+    pub version: Option<semver::Version>,
     /// What the agent does.
     pub description: String,
     /// Author, when given (flat shape).
@@ -45,8 +48,11 @@ pub struct AgentDefinition {
     pub deployment: DeploymentConfig,
     /// Other agents this one needs or can use.
     pub dependencies: Dependencies,
-    /// Tool names the agent may use.
-    pub tools: Vec<String>,
+    /// Tool names the agent may use, as written (`Agent(scout, fixer)` is one entry). `None`
+    /// when the file has no `tools` key, which in the Claude Code format means every tool is
+    /// allowed; `Some(vec![])` when it lists none (`tools: []`), which allows none.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
     /// The Markdown body.
     pub system_prompt: SystemPrompt,
     /// Every front-matter field this crate does not model, keyed by dotted path (for example
@@ -54,6 +60,27 @@ pub struct AgentDefinition {
     pub extra: BTreeMap<String, serde_json::Value>,
     /// The shape the file used.
     pub shape: DefinitionShape,
+}
+
+/// How an unversioned definition is shown where a text is needed (`agents validate`, `agents
+/// show`); machine-readable outputs leave the version out instead.
+pub const UNVERSIONED: &str = "unversioned";
+
+impl AgentDefinition {
+    /// The version as text, or [`UNVERSIONED`].
+    pub fn version_text(&self) -> String {
+        self.version
+            .as_ref()
+            .map_or_else(|| UNVERSIONED.to_owned(), ToString::to_string)
+    }
+
+    /// Whether the agent may use `tool`: every tool when the file has no `tools` key, else only
+    /// the listed ones (compared as written).
+    pub fn allows_tool(&self, tool: &str) -> bool {
+        self.tools
+            .as_ref()
+            .is_none_or(|tools| tools.iter().any(|t| t == tool))
+    }
 }
 
 /// The model configuration.
@@ -73,6 +100,20 @@ pub struct ModelConfig {
     pub rationale: Option<String>,
     /// Alternative models as written.
     pub alternatives: Vec<serde_json::Value>,
+    /// The flat shape's `model_preferences` `provider` and `model`, as written. They also fill
+    /// `provider` and `name` when `model` leaves those unset, so this keeps what the file said
+    /// apart from the normalised result (`agents show` prints both).
+    #[serde(default)]
+    pub preferences: ModelPreferences,
+}
+
+/// `model_preferences.provider` and `model_preferences.model` as the file wrote them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelPreferences {
+    /// `model_preferences.provider`.
+    pub provider: Option<String>,
+    /// `model_preferences.model`.
+    pub model: Option<String>,
 }
 
 /// Sampling parameters; each is range-checked.

@@ -25,11 +25,13 @@ pub enum NameError {
     /// The name is longer than [`MAX_NAME_LEN`].
     #[error("name is {0} characters long; at most {MAX_NAME_LEN} are allowed")]
     TooLong(usize),
-    /// The name contains a character outside `a-z`, `0-9` and `-`.
+    /// The name contains characters outside `a-z`, `0-9` and `-`: every distinct one, in order
+    /// of first appearance.
     #[error(
-        "name contains {0:?}; only lowercase letters, digits and '-' are allowed (NATS token and container name)"
+        "name contains {}; only lowercase letters, digits and '-' are allowed (NATS token and container name)",
+        list_chars(.0)
     )]
-    BadCharacter(char),
+    BadCharacters(Vec<char>),
     /// The name does not start with a lowercase letter, or ends with `-`.
     #[error("name must start with a lowercase letter and end with a lowercase letter or digit")]
     BadEdge,
@@ -41,6 +43,16 @@ pub enum NameError {
         /// Why.
         reason: String,
     },
+}
+
+/// `'A', ' ' and '_'`.
+fn list_chars(chars: &[char]) -> String {
+    let quoted: Vec<String> = chars.iter().map(|c| format!("{c:?}")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// An agent name valid as a NATS subject token, a container name, a Kubernetes namespace and a
@@ -61,11 +73,14 @@ impl AgentName {
         if length > MAX_NAME_LEN {
             return Err(NameError::TooLong(length));
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            return Err(NameError::BadCharacter(bad));
+        let mut bad: Vec<char> = Vec::new();
+        for c in name.chars() {
+            if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || bad.contains(&c)) {
+                bad.push(c);
+            }
+        }
+        if !bad.is_empty() {
+            return Err(NameError::BadCharacters(bad));
         }
         if !name.starts_with(|c: char| c.is_ascii_lowercase()) || name.ends_with('-') {
             return Err(NameError::BadEdge);
@@ -75,6 +90,36 @@ impl AgentName {
             return Err(NameError::Reserved { name, reason });
         }
         Ok(Self(name))
+    }
+
+    /// A valid name close to `text`, to suggest when `text` is not one: lowercased, every run
+    /// of other characters turned into one `-` (`Python Security Expert` ->
+    /// `python-security-expert`, `code_reviewer` -> `code-reviewer`), `agent-` put in front
+    /// when it would not start with a letter, cut to [`MAX_NAME_LEN`], `-agent` added to a Nix
+    /// keyword. `None` when nothing usable is left (no ASCII letter or digit at all).
+    pub fn suggest(text: &str) -> Option<Self> {
+        let mut out = String::new();
+        for c in text.chars() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let mut out = out.trim_end_matches('-').to_owned();
+        if out.is_empty() {
+            return None;
+        }
+        if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.insert_str(0, "agent-");
+        }
+        out.truncate(MAX_NAME_LEN);
+        let mut out = out.trim_end_matches('-').to_owned();
+        if cim_naming::fleet_name_problem(&out, cim_naming::AGENT_PREFIX).is_some() {
+            out.push_str("-agent");
+        }
+        Self::new(out).ok()
     }
 
     /// The name as a string slice.
@@ -148,9 +193,18 @@ mod tests {
         assert!(AgentName::new("ddd-expert").is_ok());
         assert!(AgentName::new("a1").is_ok());
         assert_eq!(AgentName::new(""), Err(NameError::Empty));
-        assert_eq!(AgentName::new("a.b"), Err(NameError::BadCharacter('.')));
-        assert_eq!(AgentName::new("A"), Err(NameError::BadCharacter('A')));
-        assert_eq!(AgentName::new("x>"), Err(NameError::BadCharacter('>')));
+        assert_eq!(
+            AgentName::new("a.b"),
+            Err(NameError::BadCharacters(vec!['.']))
+        );
+        assert_eq!(
+            AgentName::new("A"),
+            Err(NameError::BadCharacters(vec!['A']))
+        );
+        assert_eq!(
+            AgentName::new("x>"),
+            Err(NameError::BadCharacters(vec!['>']))
+        );
         assert_eq!(AgentName::new("-a"), Err(NameError::BadEdge));
         assert_eq!(AgentName::new("a".repeat(54)), Err(NameError::TooLong(54)));
         // Graph node names start with a letter; an agent is deployed by a node of its name.
@@ -159,6 +213,35 @@ mod tests {
             AgentName::new("rec"),
             Err(NameError::Reserved { .. })
         ));
+    }
+
+    #[test]
+    fn every_bad_character_is_named_once_and_a_valid_form_suggested() {
+        let error = AgentName::new("Python Security Expert");
+        assert_eq!(
+            error,
+            Err(NameError::BadCharacters(vec!['P', ' ', 'S', 'E']))
+        );
+        let message = error.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.starts_with("name contains 'P', ' ', 'S' and 'E';"),
+            "{message}"
+        );
+        let suggest = |text: &str| AgentName::suggest(text).map(|n| n.to_string());
+        assert_eq!(
+            suggest("Python Security Expert").as_deref(),
+            Some("python-security-expert")
+        );
+        assert_eq!(suggest("code_reviewer").as_deref(), Some("code-reviewer"));
+        assert_eq!(suggest("  -Weird--Name!- ").as_deref(), Some("weird-name"));
+        assert_eq!(suggest("3d-artist").as_deref(), Some("agent-3d-artist"));
+        assert_eq!(suggest("rec").as_deref(), Some("rec-agent"));
+        assert_eq!(suggest("ÄÖ!"), None);
+        let long = suggest(&"A b ".repeat(40)).unwrap_or_default();
+        assert!(
+            long.len() <= MAX_NAME_LEN && AgentName::new(long.clone()).is_ok(),
+            "{long}"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_yaml_ng::{Mapping, Value};
 use uuid::Uuid;
 
-use super::error::{Issue, IssueKind};
-use super::locate::Locator;
+use super::error::{Issue, IssueKind, WarningKind};
+use super::locate::{Locator, Position};
 use super::model::{
     AgentDefinition, DefinitionShape, Dependencies, DeploymentConfig, LogLevel, LoggingConfig,
     ModelConfig, ModelParameters, NatsConfig, NatsSubjects, Resources, RestartConfig,
@@ -18,20 +18,26 @@ use super::model::{
 };
 use super::name::{AgentId, AgentName};
 use super::prompt::SystemPrompt;
+use super::tools::{rejoin_tools, split_tools};
 use super::units::{CpuQuota, MemoryMax};
 
 /// Log formats the runtime understands (`CIM_LOG_FORMAT`).
 const LOG_FORMATS: [&str; 2] = ["json", "text"];
 
-/// Reads `root` (the parsed front matter) into a definition, or every issue found.
+/// A warning about one field: its dotted path, where it is, what.
+pub(crate) type FieldWarning = (String, Position, WarningKind);
+
+/// Reads `root` (the parsed front matter) into a definition with the warnings found (field,
+/// position, what), or every issue found.
 pub(crate) fn read(
     root: Value,
     locator: &Locator,
     system_prompt: SystemPrompt,
-) -> Result<AgentDefinition, Vec<Issue>> {
+) -> Result<(AgentDefinition, Vec<FieldWarning>), Vec<Issue>> {
     let mut reader = Reader {
         locator,
         issues: Vec::new(),
+        warnings: Vec::new(),
         extra: BTreeMap::new(),
     };
     let mut root = match untag(root) {
@@ -46,10 +52,13 @@ pub(crate) fn read(
     let definition = reader.definition(&mut root, system_prompt);
     reader.leftovers(root, "");
     match definition {
-        Some(definition) if reader.issues.is_empty() => Ok(AgentDefinition {
-            extra: reader.extra,
-            ..definition
-        }),
+        Some(definition) if reader.issues.is_empty() => Ok((
+            AgentDefinition {
+                extra: reader.extra,
+                ..definition
+            },
+            reader.warnings,
+        )),
         _ => {
             let mut issues = reader.issues;
             issues.sort_by(|a, b| (a.position, &a.field).cmp(&(b.position, &b.field)));
@@ -61,6 +70,7 @@ pub(crate) fn read(
 struct Reader<'a> {
     locator: &'a Locator,
     issues: Vec<Issue>,
+    warnings: Vec<FieldWarning>,
     extra: BTreeMap<String, serde_json::Value>,
 }
 
@@ -292,12 +302,7 @@ impl Reader<'_> {
                     text
                 })
                 .collect(),
-            Value::String(text) if comma => text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            Value::String(text) if comma => split_tools(&text),
             other => {
                 let found = type_name(&other);
                 self.issue(
@@ -322,6 +327,18 @@ impl Reader<'_> {
         match Self::take(map, key) {
             Some(value) => self.list(value, &join(parent, key), comma),
             None => Vec::new(),
+        }
+    }
+
+    /// `tools`: a comma-separated string, a flow list or a block list, with commas inside an
+    /// entry's parentheses kept in the entry (see [`super::tools`]).
+    fn tools(&mut self, value: Value) -> Vec<String> {
+        match value {
+            Value::String(text) => split_tools(&text),
+            other => {
+                let items = self.list(other, "tools", false);
+                rejoin_tools(items)
+            }
         }
     }
 
@@ -375,9 +392,9 @@ impl Reader<'_> {
         let nats = self.nats(root);
         let deployment = self.deployment(root);
         let dependencies = self.dependencies(root);
-        let tools = self.take_list(root, "", "tools", true);
+        let tools = Self::take(root, "tools").map(|value| self.tools(value));
 
-        let (name, id, version) = (name?, id?, version?);
+        let (name, id) = (name?, id?);
         Some(AgentDefinition {
             id,
             display_name: display_name.unwrap_or_else(|| name.to_string()),
@@ -402,18 +419,25 @@ impl Reader<'_> {
         let path = join(prefix, "name");
         let Some(text) = self.string(map, prefix, "name") else {
             if !self.issues.iter().any(|i| i.field == path) {
-                self.issue(&path, IssueKind::Missing);
+                self.issue(
+                    &path,
+                    IssueKind::Missing {
+                        add: "a `name:` line with lowercase letters, digits and '-', like `name: code-reviewer` (it names the agent's NATS subjects and container)",
+                    },
+                );
             }
             return None;
         };
         match AgentName::new(text.clone()) {
             Ok(name) => Some(name),
             Err(reason) => {
+                let suggestion = AgentName::suggest(&text).map(String::from);
                 self.issue(
                     &path,
                     IssueKind::Name {
                         value: text,
                         reason,
+                        suggestion,
                     },
                 );
                 None
@@ -421,16 +445,24 @@ impl Reader<'_> {
         }
     }
 
+    /// `None` without an issue when the file has no `version`: an unversioned definition.
     fn version(&mut self, map: &mut Mapping, prefix: &str) -> Option<semver::Version> {
         let path = join(prefix, "version");
-        let Some(text) = self.string(map, prefix, "version") else {
-            if !self.issues.iter().any(|i| i.field == path) {
-                self.issue(&path, IssueKind::Missing);
-            }
-            return None;
-        };
+        let text = self.string(map, prefix, "version")?;
         match semver::Version::parse(text.trim()) {
             Ok(version) => Some(version),
+            Err(_) if partial_version(&text).is_some() => {
+                let version = partial_version(&text)?;
+                self.warnings.push((
+                    path.clone(),
+                    self.locator.find(&path),
+                    WarningKind::PartialVersion {
+                        value: text,
+                        read_as: version.to_string(),
+                    },
+                ));
+                Some(version)
+            }
             Err(error) => {
                 self.issue(
                     &path,
@@ -530,9 +562,11 @@ impl Reader<'_> {
         if let Some(mut preferences) = self.mapping(root, "", "model_preferences") {
             let path = "model_preferences";
             if let Some(provider) = self.string(&mut preferences, path, "provider") {
+                model.preferences.provider = Some(provider.clone());
                 model.provider.get_or_insert(provider);
             }
             if let Some(name) = self.string(&mut preferences, path, "model") {
+                model.preferences.model = Some(name.clone());
                 model.name.get_or_insert(name);
             }
             self.parameters(&mut preferences, path, &mut model.parameters);
@@ -726,6 +760,29 @@ impl Reader<'_> {
                 ..Dependencies::default()
             },
         }
+    }
+}
+
+/// `1`, `1.2`, `v1.2.3` (one to three whole numbers, an optional leading `v`): the semantic
+/// version they stand for, missing parts 0. Anything else is `None`.
+fn partial_version(text: &str) -> Option<semver::Version> {
+    let text = text.trim();
+    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let parts: Vec<u64> = text
+        .split('.')
+        .map(|part| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                part.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [major] => Some(semver::Version::new(*major, 0, 0)),
+        [major, minor] => Some(semver::Version::new(*major, *minor, 0)),
+        [major, minor, patch] => Some(semver::Version::new(*major, *minor, *patch)),
+        _ => None,
     }
 }
 

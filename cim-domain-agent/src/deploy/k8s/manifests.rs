@@ -243,17 +243,20 @@ impl AgentObjects<'_> {
 
     fn config_map(&self) -> ConfigMap {
         let definition = &self.agent.definition;
-        let data = BTreeMap::from([
+        let mut data = BTreeMap::from([
             (AGENT_FILE_KEY.to_owned(), self.agent.text.clone()),
             ("agent-id".to_owned(), definition.id.to_string()),
             ("agent-name".to_owned(), self.name().to_owned()),
             ("display-name".to_owned(), definition.display_name.clone()),
-            ("version".to_owned(), definition.version.to_string()),
             (
                 "capabilities".to_owned(),
                 definition.capabilities.join("\n"),
             ),
         ]);
+        // An unversioned definition has no `version` key, as its file has none.
+        if let Some(version) = &definition.version {
+            data.insert("version".to_owned(), version.to_string());
+        }
         ConfigMap {
             metadata: self.meta(format!("{}-identity", self.resource_name())),
             data: Some(data),
