@@ -20,7 +20,7 @@ async fn ping_and_info_list_the_agent_with_its_capabilities() -> Result<(), Erro
         agent_id: AgentId::from_name(&name),
         name,
         display_name: "Sage".into(),
-        version: semver::Version::new(1, 2, 3),
+        version: Some(semver::Version::new(1, 2, 3)),
         capabilities: vec!["review".into(), "plan".into()],
         model: Some("llama3".into()),
         model_endpoint: None,

@@ -37,6 +37,13 @@ pub fn service_metadata(registration: &AgentRegistration) -> HashMap<String, Str
     if let Some(model) = &registration.model {
         metadata.insert("model".to_owned(), model.clone());
     }
+    metadata.insert(
+        "version".to_owned(),
+        registration
+            .version
+            .as_ref()
+            .map_or_else(|| String::from("unversioned"), ToString::to_string),
+    );
     metadata
 }
 
@@ -56,10 +63,19 @@ pub async fn start_agent_service(
             registration.name, registration.display_name
         ))
         .metadata(service_metadata(registration))
-        .start(SERVICE_NAME, registration.version.to_string())
+        .start(SERVICE_NAME, service_version(registration))
         .await
         .map_err(|e| RegistryError::Malformed {
             subject: "$SRV".to_owned(),
             reason: e.to_string(),
         })
+}
+
+/// The `$SRV` version: the service API requires a semantic version, so an unversioned agent
+/// reports `0.0.0` (its `INFO` metadata still says `unversioned`).
+fn service_version(registration: &AgentRegistration) -> String {
+    registration
+        .version
+        .as_ref()
+        .map_or_else(|| String::from("0.0.0"), ToString::to_string)
 }

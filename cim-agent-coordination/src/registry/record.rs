@@ -21,8 +21,9 @@ pub struct AgentRecord {
     pub name: AgentName,
     /// Human-facing name.
     pub display_name: String,
-    /// Definition version.
-    pub version: semver::Version,
+    /// Definition version; `None` for an unversioned definition (most Claude Code subagent files).
+    #[serde(default)]
+    pub version: Option<semver::Version>,
     /// Capability names, sorted and de-duplicated.
     pub capabilities: Vec<String>,
     /// Model name, when the agent names one.

@@ -36,7 +36,7 @@ pub fn registration(
         agent_id: AgentId(Uuid::from_u128(id)),
         name: name(agent)?,
         display_name: agent.to_uppercase(),
-        version: semver::Version::new(1, 0, 0),
+        version: Some(semver::Version::new(1, 0, 0)),
         capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
         model: None,
         model_endpoint: None,

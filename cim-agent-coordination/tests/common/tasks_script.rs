@@ -26,7 +26,7 @@ pub fn agent(
         agent_id: AgentId::from_name(&agent_name),
         name: agent_name,
         display_name: name.into(),
-        version: semver::Version::new(1, 0, 0),
+        version: Some(semver::Version::new(1, 0, 0)),
         capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
         model: None,
         model_endpoint: None,
