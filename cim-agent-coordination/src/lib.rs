@@ -7,6 +7,7 @@
 //! [`subject`]; decisions (assignment, routing, tally) are pure functions of state, so they are
 //! property-tested and benched in process, and the transport only moves messages.
 
+pub mod clock;
 pub mod consensus;
 pub mod dialog;
 pub mod knowledge;

@@ -19,7 +19,6 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-use super::clock::Clock;
 use super::command::ProposalCommand;
 use super::error::{ProposalError, Refusal};
 use super::event::ProposalEvent;
@@ -30,6 +29,7 @@ use super::wire::{
     Announcement, Ballot, OutcomeMessage, Receipt, VETOES_FILTER, VOTES_FILTER, opened_subject,
     outcome_subject, read_ballot,
 };
+use crate::clock::Clock;
 use crate::transport::{Envelope, Transport, TransportError};
 
 /// Queue group of coordinators: several coordinators on one bus share the votes, so they must

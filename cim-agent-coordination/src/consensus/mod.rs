@@ -16,7 +16,6 @@
 //! until it has one, so a coordinator restart loses nothing and a missing voter is simply a
 //! missing vote.
 
-mod clock;
 mod command;
 mod coordinator;
 mod error;
@@ -28,7 +27,7 @@ pub mod tally;
 mod voter;
 pub mod wire;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use command::ProposalCommand;
 pub use coordinator::{Coordinator, CoordinatorError, QUEUE_GROUP, ServeHandle, Stats};
 pub use error::{ProposalError, Refusal};

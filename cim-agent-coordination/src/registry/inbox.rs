@@ -125,7 +125,7 @@ impl<K: KeyValue> Registry<K> {
     ///
     /// # Errors
     /// [`RegistryError::Malformed`] wrapping the transport error when subscribing fails.
-    pub async fn run<T: Transport, C: Clock>(
+    pub async fn run<T: Transport, C: Clock + Clone>(
         &self,
         transport: T,
         clock: C,

@@ -20,7 +20,6 @@
 //!
 //! [`KeyValue`]: crate::transport::kv::KeyValue
 
-mod clock;
 mod error;
 mod event;
 mod inbox;
@@ -29,7 +28,7 @@ mod presence;
 mod record;
 mod store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use event::{RegistryEvent, diff};
 pub use inbox::{ANNOUNCEMENTS, Handled, MAX_ANNOUNCEMENT_BYTES};

@@ -41,7 +41,7 @@ pub enum ReportOutcome {
 }
 
 /// The task coordinator service.
-pub struct TaskService<ES: EventStore<Task>, W: WorkQueue, C: Clock> {
+pub struct TaskService<ES: EventStore<Task>, W: WorkQueue, C: Clock + Clone> {
     coordinator: Arc<Mutex<TaskCoordinator<ES>>>,
     queue: W,
     clock: C,
@@ -49,7 +49,7 @@ pub struct TaskService<ES: EventStore<Task>, W: WorkQueue, C: Clock> {
     rejected: Arc<AtomicU64>,
 }
 
-impl<ES: EventStore<Task>, W: WorkQueue, C: Clock> Clone for TaskService<ES, W, C> {
+impl<ES: EventStore<Task>, W: WorkQueue, C: Clock + Clone> Clone for TaskService<ES, W, C> {
     fn clone(&self) -> Self {
         Self {
             coordinator: Arc::clone(&self.coordinator),
@@ -74,7 +74,7 @@ impl<ES, W, C> TaskService<ES, W, C>
 where
     ES: EventStore<Task> + 'static,
     W: WorkQueue,
-    C: Clock,
+    C: Clock + Clone,
 {
     /// A service around `coordinator`, delivering through `queue`, reading time from `clock`.
     pub fn new(coordinator: TaskCoordinator<ES>, queue: W, clock: C) -> Self {
