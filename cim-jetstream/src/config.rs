@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::{JetStreamError, NameKind};
 use crate::names;
+use crate::sync::SyncPolicy;
 
 /// Names and bounds for a [`JetStreamEventRepository`](crate::JetStreamEventRepository).
 ///
@@ -29,6 +30,10 @@ pub struct JetStreamConfig {
     pub operation_timeout: Duration,
     /// Messages asked for per batched direct get when reading.
     pub read_batch: usize,
+    /// The disk-sync policy the nats-server deployment runs with, and so what an acknowledged
+    /// commit survives (see [`SyncPolicy`]). nats-server sets it per server, not per stream:
+    /// this field is what deployments and the test harness configure their servers from.
+    pub sync: SyncPolicy,
 }
 
 impl Default for JetStreamConfig {
@@ -43,6 +48,7 @@ impl Default for JetStreamConfig {
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(5),
             read_batch: 1000,
+            sync: SyncPolicy::default(),
         }
     }
 }
@@ -72,6 +78,7 @@ impl JetStreamConfig {
                 reason: format!("must be between 1 and 5, got {}", self.replicas),
             });
         }
+        self.sync.validate()?;
         if self.read_batch == 0 {
             return Err(JetStreamError::InvalidConfig {
                 field: "read_batch",

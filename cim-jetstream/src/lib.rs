@@ -80,6 +80,7 @@ mod record;
 mod repository;
 mod setup;
 mod snapshot;
+mod sync;
 mod view;
 mod write;
 
@@ -90,4 +91,5 @@ pub use config::JetStreamConfig;
 pub use error::{BoxError, JetStreamError, NameKind};
 pub use memory::{InMemoryEventRepository, InMemoryEventStore};
 pub use repository::{JetStreamEventRepository, JetStreamEventStore};
+pub use sync::SyncPolicy;
 pub use view::JetStreamViewRepository;
