@@ -22,6 +22,13 @@ pub struct JetStreamConfig {
     pub snapshot_bucket: String,
     /// KV bucket for `GenericQuery` views.
     pub view_bucket: String,
+    /// KV bucket for packed histories: an aggregate's events kept as one entry, so a load reads
+    /// one message plus the commits stored after it (derived data, checked against the stream
+    /// on every load; see the crate docs).
+    pub history_bucket: String,
+    /// A load that reads at least this many commits from the stream packs the history again;
+    /// 0 turns packing off (every load reads one message per commit).
+    pub pack_after: usize,
     /// How long the server remembers a `Nats-Msg-Id`, so a retried commit is stored once.
     pub duplicate_window: Duration,
     /// Bound on connecting to the server.
@@ -44,6 +51,8 @@ impl Default for JetStreamConfig {
             replicas: 1,
             snapshot_bucket: "cim_snapshots".to_string(),
             view_bucket: "cim_views".to_string(),
+            history_bucket: "cim_history".to_string(),
+            pack_after: 32,
             duplicate_window: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(5),
@@ -62,6 +71,7 @@ impl JetStreamConfig {
             subject_prefix: format!("{name}.events"),
             snapshot_bucket: format!("{name}_snapshots"),
             view_bucket: format!("{name}_views"),
+            history_bucket: format!("{name}_history"),
             ..Self::default()
         }
     }
@@ -72,6 +82,7 @@ impl JetStreamConfig {
         names::check_prefix(&self.subject_prefix)?;
         names::check_resource_name(NameKind::BucketName, &self.snapshot_bucket)?;
         names::check_resource_name(NameKind::BucketName, &self.view_bucket)?;
+        names::check_resource_name(NameKind::BucketName, &self.history_bucket)?;
         if self.replicas == 0 || self.replicas > 5 {
             return Err(JetStreamError::InvalidConfig {
                 field: "replicas",

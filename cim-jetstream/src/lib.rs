@@ -72,6 +72,7 @@
 mod config;
 mod error;
 mod fold;
+mod history;
 mod memory;
 mod names;
 mod pager;

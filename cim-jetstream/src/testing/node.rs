@@ -340,7 +340,9 @@ async fn http_get(monitor_port: u16, path: &str) -> std::io::Result<Vec<u8>> {
 }
 
 async fn healthz_ok(monitor_port: u16) -> bool {
-    http_get(monitor_port, "/healthz").await.is_ok_and(|response| {
-        response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200")
-    })
+    http_get(monitor_port, "/healthz")
+        .await
+        .is_ok_and(|response| {
+            response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200")
+        })
 }
