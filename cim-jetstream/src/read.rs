@@ -102,7 +102,8 @@ impl JetStreamEventRepository {
         }
         let mut events = history.events;
         let first_wanted = events.partition_point(|event| event.sequence <= after);
-        Ok(events.split_off(first_wanted))
+        events.drain(..first_wanted);
+        Ok(events)
     }
 
     /// Reads the subject's commits after `pack` (or all of them). With a pack, the read starts
