@@ -39,7 +39,8 @@ pub struct JetStreamConfig {
     pub read_batch: usize,
     /// The disk-sync policy the nats-server deployment runs with, and so what an acknowledged
     /// commit survives (see [`SyncPolicy`]). nats-server sets it per server, not per stream:
-    /// this field is what deployments and the test harness configure their servers from.
+    /// this field is what deployments and the test harness configure their servers from. The
+    /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
 }
 
