@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::{JetStreamError, NameKind};
 use crate::names;
+use crate::sync::SyncPolicy;
 
 /// Names and bounds for a [`JetStreamEventRepository`](crate::JetStreamEventRepository).
 ///
@@ -21,6 +22,13 @@ pub struct JetStreamConfig {
     pub snapshot_bucket: String,
     /// KV bucket for `GenericQuery` views.
     pub view_bucket: String,
+    /// KV bucket for packed histories: an aggregate's events kept as one entry, so a load reads
+    /// one message plus the commits stored after it (derived data, checked against the stream
+    /// on every load; see the crate docs).
+    pub history_bucket: String,
+    /// A load that reads at least this many commits from the stream packs the history again;
+    /// 0 turns packing off (every load reads one message per commit).
+    pub pack_after: usize,
     /// How long the server remembers a `Nats-Msg-Id`, so a retried commit is stored once.
     pub duplicate_window: Duration,
     /// Bound on connecting to the server.
@@ -29,6 +37,11 @@ pub struct JetStreamConfig {
     pub operation_timeout: Duration,
     /// Messages asked for per batched direct get when reading.
     pub read_batch: usize,
+    /// The disk-sync policy the nats-server deployment runs with, and so what an acknowledged
+    /// commit survives (see [`SyncPolicy`]). nats-server sets it per server, not per stream:
+    /// this field is what deployments and the test harness configure their servers from. The
+    /// client protocol does not expose the server's setting, so the repository cannot check it.
+    pub sync: SyncPolicy,
 }
 
 impl Default for JetStreamConfig {
@@ -39,10 +52,13 @@ impl Default for JetStreamConfig {
             replicas: 1,
             snapshot_bucket: "cim_snapshots".to_string(),
             view_bucket: "cim_views".to_string(),
+            history_bucket: "cim_history".to_string(),
+            pack_after: 32,
             duplicate_window: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(5),
             read_batch: 1000,
+            sync: SyncPolicy::default(),
         }
     }
 }
@@ -56,6 +72,7 @@ impl JetStreamConfig {
             subject_prefix: format!("{name}.events"),
             snapshot_bucket: format!("{name}_snapshots"),
             view_bucket: format!("{name}_views"),
+            history_bucket: format!("{name}_history"),
             ..Self::default()
         }
     }
@@ -66,12 +83,14 @@ impl JetStreamConfig {
         names::check_prefix(&self.subject_prefix)?;
         names::check_resource_name(NameKind::BucketName, &self.snapshot_bucket)?;
         names::check_resource_name(NameKind::BucketName, &self.view_bucket)?;
+        names::check_resource_name(NameKind::BucketName, &self.history_bucket)?;
         if self.replicas == 0 || self.replicas > 5 {
             return Err(JetStreamError::InvalidConfig {
                 field: "replicas",
                 reason: format!("must be between 1 and 5, got {}", self.replicas),
             });
         }
+        self.sync.validate()?;
         if self.read_batch == 0 {
             return Err(JetStreamError::InvalidConfig {
                 field: "read_batch",

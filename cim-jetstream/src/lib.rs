@@ -15,6 +15,15 @@
 //!   replicated stream any replica may answer, so a load can briefly lag the leader; a command
 //!   built on such a load fails with a conflict (the write path asks the leader), never with a
 //!   lost update.
+//! - Packed histories: the cost of a load is per stored message (server and client), so after a
+//!   load that read at least `JetStreamConfig::pack_after` commits the aggregate's events are
+//!   kept as one entry in the history bucket, and later loads read that entry plus the commits
+//!   stored after it. A pack is derived data: it is used only when the stream still holds the
+//!   pack's last commit where the pack says (the tail read starts there and compares), and is
+//!   otherwise ignored in favour of the stream. Histories larger than one message are not packed.
+//! - Durability is the server's `sync_interval`, named by [`SyncPolicy`] in
+//!   `JetStreamConfig::sync` (default `Always`: an acknowledged commit survives a power loss);
+//!   `docs/event-store-durability.md` says what each policy survives.
 //! - Snapshots live in a KV bucket, written with compare-and-set. cqrs-es 0.5.0 builds the
 //!   snapshot it hands to `persist` by applying the new events a second time (`EventSink::write`
 //!   has already applied them), so this crate ignores that payload and rebuilds the snapshot from
@@ -72,6 +81,7 @@
 mod config;
 mod error;
 mod fold;
+mod history;
 mod memory;
 mod names;
 mod pager;
@@ -80,6 +90,7 @@ mod record;
 mod repository;
 mod setup;
 mod snapshot;
+mod sync;
 mod view;
 mod write;
 
@@ -90,4 +101,5 @@ pub use config::JetStreamConfig;
 pub use error::{BoxError, JetStreamError, NameKind};
 pub use memory::{InMemoryEventRepository, InMemoryEventStore};
 pub use repository::{JetStreamEventRepository, JetStreamEventStore};
+pub use sync::SyncPolicy;
 pub use view::JetStreamViewRepository;

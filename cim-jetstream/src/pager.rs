@@ -55,6 +55,7 @@ impl Pager {
         client: async_nats::Client,
         stream: &str,
         filter: String,
+        from_sequence: u64,
         batch: usize,
         timeout: Duration,
     ) -> Self {
@@ -62,7 +63,7 @@ impl Pager {
             client,
             api_subject: format!("$JS.API.DIRECT.GET.{stream}"),
             filter,
-            next_sequence: 1,
+            next_sequence: from_sequence,
             batch,
             timeout,
             done: false,

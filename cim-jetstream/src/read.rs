@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use cqrs_es::persist::{ReplayStream, SerializedEvent};
 
 use crate::error::JetStreamError;
+use crate::history::Pack;
 use crate::pager::{Page, Pager};
 use crate::record::{self, Commit};
 use crate::repository::{Head, JetStreamEventRepository};
@@ -34,8 +35,24 @@ impl GapCheck {
     }
 }
 
+/// What a read of one aggregate's subject found.
+struct History {
+    /// Every event, gapless from sequence 1.
+    events: Vec<SerializedEvent>,
+    /// The stream sequence of the last commit (0 when there is none).
+    stream_sequence: u64,
+    /// Events in the last commit.
+    last_commit_len: usize,
+    /// Commits read from the stream (not from a pack).
+    commits_read: usize,
+}
+
 impl JetStreamEventRepository {
     /// Events of one aggregate with a sequence greater than `after`, in order.
+    ///
+    /// Reads the aggregate's packed history if it has a usable one (see `history.rs`), then the
+    /// commits stored after it in one batched direct get per `read_batch` commits; packs the
+    /// history again when at least `pack_after` commits came from the stream.
     pub async fn read_events(
         &self,
         aggregate_type: &str,
@@ -43,38 +60,121 @@ impl JetStreamEventRepository {
         after: usize,
     ) -> Result<Vec<SerializedEvent>, JetStreamError> {
         let subject = self.subject(aggregate_type, aggregate_id)?;
-        let mut pager = self.pager(subject.clone());
+        let pack_after = self.inner.config.pack_after;
+        let packing = pack_after > 0;
+        // Only an aggregate that has had `pack_after` events can have a pack; a head known to be
+        // shorter saves the lookup (a stale head only means reading the stream in full).
+        let may_have_pack = packing
+            && self
+                .head(&subject)
+                .is_none_or(|head| head.aggregate_sequence >= pack_after);
+        let mut history = None;
+        if may_have_pack && let Some(pack) = self.read_pack(aggregate_type, aggregate_id).await {
+            history = self.read_after(&subject, Some(pack)).await?;
+            if history.is_none() {
+                tracing::warn!(
+                    subject,
+                    "the packed history does not match the stream; reading the stream in full"
+                );
+            }
+        }
+        let history = match history {
+            Some(history) => history,
+            None => match self.read_after(&subject, None).await? {
+                Some(history) => history,
+                None => {
+                    return Err(JetStreamError::Read {
+                        subject,
+                        source: "the stream changed while it was read".into(),
+                    });
+                }
+            },
+        };
+        if packing && history.commits_read >= pack_after {
+            self.write_pack(
+                aggregate_type,
+                aggregate_id,
+                history.stream_sequence,
+                history.last_commit_len,
+                &history.events,
+            )
+            .await;
+        }
+        let mut events = history.events;
+        let first_wanted = events.partition_point(|event| event.sequence <= after);
+        events.drain(..first_wanted);
+        Ok(events)
+    }
+
+    /// Reads the subject's commits after `pack` (or all of them). With a pack, the read starts
+    /// at the pack's last commit and returns `None` unless that commit is stored there.
+    async fn read_after(
+        &self,
+        subject: &str,
+        pack: Option<Pack>,
+    ) -> Result<Option<History>, JetStreamError> {
+        let (mut events, from_sequence, mut last_commit_len, mut verify) = match pack {
+            Some(pack) => {
+                let verify = pack.last_commit().to_vec();
+                (
+                    pack.events,
+                    pack.stream_sequence.max(1),
+                    pack.last_commit_len,
+                    Some(verify),
+                )
+            }
+            None => (Vec::new(), 1, 0, None),
+        };
         let mut gaps = GapCheck::default();
-        let mut events = Vec::new();
-        let mut head = None;
+        if let Some(last) = events.last() {
+            gaps.next
+                .insert(last.aggregate_id.clone(), last.sequence + 1);
+        }
+        let mut pager = self.pager(subject.to_string(), from_sequence);
+        let mut stream_sequence = 0;
+        let mut commits_read = 0;
         while let Some(page) = pager.next_page().await? {
-            let last_sequence = page.last_sequence;
+            stream_sequence = page.last_sequence;
             for commit in decode_page(&pager, page).await? {
-                head = Some(commit.last_sequence());
+                if let Some(expected) = verify.take() {
+                    if !commit.holds(&expected) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                commits_read += 1;
+                last_commit_len = commit.len();
                 for event in commit.into_events() {
                     gaps.accept(&event)?;
-                    if event.sequence > after {
-                        events.push(event);
-                    }
+                    events.push(event);
                 }
             }
-            if let Some(aggregate_sequence) = head {
+            if let Some(last) = events.last() {
                 self.remember(
-                    &subject,
+                    subject,
                     Head {
-                        aggregate_sequence,
-                        stream_sequence: last_sequence,
+                        aggregate_sequence: last.sequence,
+                        stream_sequence,
                     },
                 );
             }
         }
-        Ok(events)
+        if verify.is_some() {
+            // The pack's last commit is not in the stream (purged, or another stream).
+            return Ok(None);
+        }
+        Ok(Some(History {
+            events,
+            stream_sequence,
+            last_commit_len,
+            commits_read,
+        }))
     }
 
     /// Streams every event on `filter` (one subject or a type wildcard) from a reader task.
     pub(crate) fn replay(&self, filter: String) -> ReplayStream {
         let (mut feed, stream) = ReplayStream::new(REPLAY_QUEUE);
-        let mut pager = self.pager(filter);
+        let mut pager = self.pager(filter, 1);
         tokio::spawn(async move {
             let mut gaps = GapCheck::default();
             loop {
@@ -106,12 +206,13 @@ impl JetStreamEventRepository {
         stream
     }
 
-    fn pager(&self, filter: String) -> Pager {
+    fn pager(&self, filter: String, from_sequence: u64) -> Pager {
         let config = &self.inner.config;
         Pager::new(
             self.inner.client.clone(),
             &config.stream_name,
             filter,
+            from_sequence,
             config.read_batch,
             config.operation_timeout,
         )

@@ -14,8 +14,9 @@ struct CommitOut<'a> {
     events: Vec<EventOut<'a>>,
 }
 
+/// One event as written, borrowed.
 #[derive(Serialize)]
-struct EventOut<'a> {
+pub(crate) struct EventOut<'a> {
     sequence: usize,
     event_type: &'a str,
     event_version: &'a str,
@@ -31,6 +32,7 @@ pub(crate) struct Commit {
     pub(crate) events: Vec<EventIn>,
 }
 
+/// One event as read back.
 #[derive(Deserialize)]
 pub(crate) struct EventIn {
     pub(crate) sequence: usize,
@@ -50,16 +52,7 @@ pub(crate) fn encode(events: &[SerializedEvent]) -> Result<Vec<u8>, JetStreamErr
     let commit = CommitOut {
         aggregate_type: &first.aggregate_type,
         aggregate_id: &first.aggregate_id,
-        events: events
-            .iter()
-            .map(|e| EventOut {
-                sequence: e.sequence,
-                event_type: &e.event_type,
-                event_version: &e.event_version,
-                payload: &e.payload,
-                metadata: &e.metadata,
-            })
-            .collect(),
+        events: events.iter().map(EventOut::from).collect(),
     };
     serde_json::to_vec(&commit).map_err(|e| JetStreamError::InvalidCommit {
         reason: format!("cannot serialise the commit: {e}"),
@@ -79,7 +72,58 @@ pub(crate) fn decode(
     })
 }
 
+impl<'a> From<&'a SerializedEvent> for EventOut<'a> {
+    fn from(e: &'a SerializedEvent) -> Self {
+        EventOut {
+            sequence: e.sequence,
+            event_type: &e.event_type,
+            event_version: &e.event_version,
+            payload: &e.payload,
+            metadata: &e.metadata,
+        }
+    }
+}
+
+impl EventIn {
+    /// The event as cqrs-es wants it.
+    pub(crate) fn into_serialized(
+        self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> SerializedEvent {
+        SerializedEvent {
+            aggregate_id: aggregate_id.to_string(),
+            sequence: self.sequence,
+            aggregate_type: aggregate_type.to_string(),
+            event_type: self.event_type,
+            event_version: self.event_version,
+            payload: self.payload,
+            metadata: self.metadata,
+        }
+    }
+
+    /// Whether this stored event is `other` (the aggregate is known from the subject).
+    fn same_as(&self, other: &SerializedEvent) -> bool {
+        self.sequence == other.sequence
+            && self.event_type == other.event_type
+            && self.event_version == other.event_version
+            && self.payload == other.payload
+            && self.metadata == other.metadata
+    }
+}
+
 impl Commit {
+    /// Whether this commit holds exactly `events`.
+    pub(crate) fn holds(&self, events: &[SerializedEvent]) -> bool {
+        self.events.len() == events.len()
+            && self.events.iter().zip(events).all(|(a, b)| a.same_as(b))
+    }
+
+    /// How many events the commit holds.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
     /// The aggregate sequence of the commit's last event (0 for an empty commit).
     pub(crate) fn last_sequence(&self) -> usize {
         self.events.last().map_or(0, |e| e.sequence)

@@ -36,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) stream: stream::Stream,
     pub(crate) snapshots: kv::Store,
     pub(crate) views: kv::Store,
+    pub(crate) history: kv::Store,
     pub(crate) config: JetStreamConfig,
     /// Last known commit per subject, so an append usually needs no lookup before publishing.
     heads: Mutex<HashMap<String, Head>>,
@@ -84,6 +85,12 @@ impl JetStreamEventRepository {
             setup::ensure_bucket(&jetstream, &config.view_bucket, config.replicas),
         )
         .await??;
+        let history = setup::within(
+            bound,
+            || format!("setting up bucket {}", config.history_bucket),
+            setup::ensure_bucket(&jetstream, &config.history_bucket, config.replicas),
+        )
+        .await??;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -91,6 +98,7 @@ impl JetStreamEventRepository {
                 stream,
                 snapshots,
                 views,
+                history,
                 config,
                 heads: Mutex::new(HashMap::new()),
             }),

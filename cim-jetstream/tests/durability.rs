@@ -3,7 +3,7 @@
 mod common;
 
 use cim_jetstream::testing::NatsServer;
-use cim_jetstream::{JetStreamConfig, JetStreamEventRepository};
+use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, SyncPolicy};
 use common::{Ledger, TestResult, added_events, amounts};
 use cqrs_es::persist::PersistedEventRepository;
 
@@ -51,5 +51,52 @@ async fn a_graceful_stop_and_restart_keeps_everything_too() -> TestResult {
         amounts(&repo.get_events::<Ledger>("graceful").await?),
         vec![1, 2, 3]
     );
+    Ok(())
+}
+
+/// A commit acknowledged under `sync_interval: always` is on disk when the ack arrives: the
+/// server is killed the moment the acks are in, with 100 commits acked concurrently and one
+/// alone, and everything acked is there after the restart.
+#[tokio::test]
+async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() -> TestResult {
+    let mut server = NatsServer::start_with_sync(SyncPolicy::Always).await?;
+    assert_eq!(server.reported_sync_policy().await?, SyncPolicy::Always);
+    let url = server.url();
+    let config = JetStreamConfig {
+        sync: SyncPolicy::Always,
+        ..JetStreamConfig::default()
+    };
+    let repo = JetStreamEventRepository::connect(&url, config.clone()).await?;
+    let ids: Vec<String> = (0..100).map(|i| format!("acked-{i}")).collect();
+    let appends = ids.iter().enumerate().map(|(i, id)| {
+        let repo = repo.clone();
+        async move { repo.append(&added_events(id, 1, &[i as i64])).await }
+    });
+    for acked in futures::future::join_all(appends).await {
+        acked?;
+    }
+    server.kill();
+
+    server.restart().await?;
+    let repo = JetStreamEventRepository::connect(&url, config.clone()).await?;
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(amounts(&repo.get_events::<Ledger>(id).await?), [i as i64]);
+    }
+    repo.append(&added_events("alone", 1, &[42])).await?;
+    server.kill();
+
+    server.restart().await?;
+    assert_eq!(server.reported_sync_policy().await?, SyncPolicy::Always);
+    let repo = JetStreamEventRepository::connect(&url, config).await?;
+    assert_eq!(amounts(&repo.get_events::<Ledger>("alone").await?), [42]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_harness_starts_servers_with_the_sync_policy_asked_for() -> TestResult {
+    let every = SyncPolicy::Interval(std::time::Duration::from_millis(250));
+    let server = NatsServer::start_with_sync(every).await?;
+    assert_eq!(server.sync_policy(), every);
+    assert_eq!(server.reported_sync_policy().await?, every);
     Ok(())
 }

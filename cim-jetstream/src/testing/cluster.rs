@@ -1,5 +1,6 @@
 use super::node::{ClusterSpec, NodeSpec, connect, free_ports};
 use super::{HarnessError, NatsServer};
+use crate::SyncPolicy;
 
 /// A JetStream cluster of real `nats-server` processes on loopback, fully routed to each other.
 ///
@@ -21,9 +22,15 @@ pub struct NatsCluster {
 }
 
 impl NatsCluster {
-    /// Starts `size` routed nodes and waits until every one reports JetStream healthy
-    /// (which needs an elected meta leader).
+    /// Starts `size` routed nodes with the sync policy of
+    /// [`harness_sync_policy`](super::harness_sync_policy) and waits until every one reports
+    /// JetStream healthy (which needs an elected meta leader).
     pub async fn start(size: usize) -> Result<Self, HarnessError> {
+        Self::start_with_sync(size, super::harness_sync_policy()?).await
+    }
+
+    /// Starts `size` routed nodes whose stores sync to disk as `sync` says.
+    pub async fn start_with_sync(size: usize, sync: SyncPolicy) -> Result<Self, HarnessError> {
         let mut ports = Vec::with_capacity(size);
         for _ in 0..size {
             ports.push(free_ports::<3>()?);
@@ -44,6 +51,7 @@ impl NatsCluster {
                         .filter(|p| *p != route_port)
                         .collect(),
                 }),
+                sync,
             };
             nodes.push(NatsServer::create(spec)?);
         }

@@ -61,6 +61,22 @@ pub enum HarnessError {
         /// The client error.
         source: async_nats::ConnectError,
     },
+    /// `CIM_NATS_SYNC` holds something that is not a sync policy.
+    #[error("CIM_NATS_SYNC={text:?}: {source}")]
+    InvalidSync {
+        /// The variable's value.
+        text: String,
+        /// Why it does not parse.
+        source: crate::JetStreamError,
+    },
+    /// The monitoring endpoint did not answer with what the harness expected.
+    #[error("nats-server {name}: cannot read its monitoring endpoint: {detail}")]
+    Monitoring {
+        /// The node's server name.
+        name: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A node index outside the cluster was asked for.
     #[error("the cluster has {size} nodes; node {index} does not exist")]
     NoSuchNode {

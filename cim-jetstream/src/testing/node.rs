@@ -6,6 +6,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{HarnessError, binary};
+use crate::SyncPolicy;
 
 /// How long a node may take to report healthy; a cluster needs a meta leader election.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,6 +22,7 @@ pub(crate) struct NodeSpec {
     pub(crate) port: u16,
     pub(crate) monitor_port: u16,
     pub(crate) cluster: Option<ClusterSpec>,
+    pub(crate) sync: SyncPolicy,
 }
 
 /// The route listener of a cluster node and the route ports of all nodes.
@@ -54,14 +56,21 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a single JetStream server on free loopback ports and waits until it is healthy.
+    /// Starts a single JetStream server on free loopback ports with the sync policy of
+    /// [`harness_sync_policy`](super::harness_sync_policy) and waits until it is healthy.
     pub async fn start() -> Result<Self, HarnessError> {
+        Self::start_with_sync(super::harness_sync_policy()?).await
+    }
+
+    /// Starts a single JetStream server whose store syncs to disk as `sync` says.
+    pub async fn start_with_sync(sync: SyncPolicy) -> Result<Self, HarnessError> {
         let [port, monitor_port] = free_ports::<2>()?;
         let spec = NodeSpec {
             name: "cim-test".to_string(),
             port,
             monitor_port,
             cluster: None,
+            sync,
         };
         let mut server = Self::create(spec)?;
         server.spawn()?;
@@ -90,6 +99,37 @@ impl NatsServer {
     /// The client URL, `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.spec.port)
+    }
+
+    /// The disk-sync policy the server runs with.
+    pub fn sync_policy(&self) -> SyncPolicy {
+        self.spec.sync
+    }
+
+    /// The sync policy the running server reports on its monitoring endpoint (`/varz`), to
+    /// check that a configuration took effect.
+    pub async fn reported_sync_policy(&self) -> Result<SyncPolicy, HarnessError> {
+        let unreadable = |detail: String| HarnessError::Monitoring {
+            name: self.spec.name.clone(),
+            detail,
+        };
+        let response = http_get(self.spec.monitor_port, "/varz")
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        let body = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&[][..], |end| &response[end + 4..]);
+        let varz: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| unreadable(e.to_string()))?;
+        let config = &varz["jetstream"]["config"];
+        if config["sync_always"].as_bool() == Some(true) {
+            return Ok(SyncPolicy::Always);
+        }
+        let nanos = config["sync_interval"]
+            .as_u64()
+            .ok_or_else(|| unreadable(format!("no jetstream.config.sync_interval in {config}")))?;
+        Ok(SyncPolicy::Interval(Duration::from_nanos(nanos)))
     }
 
     /// The server's name (unique within a cluster).
@@ -208,12 +248,13 @@ impl NatsServer {
         let spec = &self.spec;
         let mut text = format!(
             "server_name: {name:?}\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{monitor}\"\n\
-             log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n}}\n",
+             log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n  {sync}\n}}\n",
             name = spec.name,
             port = spec.port,
             monitor = spec.monitor_port,
             log = path_text(&self.log_path()),
             store = path_text(&self.store_dir()),
+            sync = spec.sync.server_setting(),
         );
         if let Some(cluster) = &spec.cluster {
             let routes: Vec<String> = cluster
@@ -282,20 +323,26 @@ pub(crate) async fn connect(urls: &[String]) -> Result<async_nats::Client, Harne
         })
 }
 
-async fn healthz_ok(monitor_port: u16) -> bool {
+/// One HTTP/1.0 GET on the monitoring port, bounded by a second; the whole response.
+async fn http_get(monitor_port: u16, path: &str) -> std::io::Result<Vec<u8>> {
     let attempt = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", monitor_port)).await?;
         stream
-            .write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
             .await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(
-            response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200"),
-        )
+        Ok(response)
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), attempt).await,
-        Ok(Ok(true))
-    )
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+async fn healthz_ok(monitor_port: u16) -> bool {
+    http_get(monitor_port, "/healthz")
+        .await
+        .is_ok_and(|response| {
+            response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200")
+        })
 }
