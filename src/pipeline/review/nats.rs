@@ -13,8 +13,8 @@ use super::{Finding, ReviewContext, Reviewer, Severity};
 ///   than with one fewer);
 /// - JetStream placement: JetStream on some members of a cluster but not others is blocking
 ///   (the meta group and stream replicas live only on the JetStream members, so the cluster's
-///   tolerance is not what its size suggests); two members on one host are blocking (one
-///   machine failing takes two replicas);
+///   tolerance is not what its size suggests); two members on one host never get here (graph
+///   validation allows one message bus per host);
 /// - leaf remotes: every declared `leaf_remotes` URL must be
 ///   `nats-leaf|nats|tls|ws|wss://[user@]host:port` with a port from 1 to 65535.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +44,7 @@ pub(super) fn review_nats(graph: &DeploymentGraph) -> Vec<Finding> {
         .collect();
     let mut findings = Vec::new();
     for cluster in clusters(graph, &buses) {
-        review_cluster(graph, &buses, &cluster, &mut findings);
+        review_cluster(&buses, &cluster, &mut findings);
     }
     for (name, spec) in &buses {
         for url in &spec.leaf_remotes {
@@ -103,7 +103,6 @@ fn clusters<'g>(
 }
 
 fn review_cluster(
-    graph: &DeploymentGraph,
     buses: &BTreeMap<&str, &MessageBusSpec>,
     members: &[&str],
     findings: &mut Vec<Finding>,
@@ -149,27 +148,6 @@ fn review_cluster(
                 with_jetstream.join(", ")
             ),
         ));
-    }
-    let mut by_host: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for member in members {
-        if let Some(host) = graph.host_of(member) {
-            by_host.entry(host.name.as_str()).or_default().push(member);
-        }
-    }
-    for (host, on_host) in by_host {
-        if on_host.len() > 1 {
-            findings.push(Finding::new(
-                Severity::Blocking,
-                NAME,
-                Some(host),
-                format!(
-                    "members {} of one NATS cluster run on host {host}: losing that host loses \
-                     {} replicas at once",
-                    on_host.join(", "),
-                    on_host.len()
-                ),
-            ));
-        }
     }
 }
 
