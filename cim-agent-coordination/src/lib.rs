@@ -7,5 +7,6 @@
 //! [`subject`]; decisions (assignment, routing, tally) are pure functions of state, so they are
 //! property-tested and benched in process, and the transport only moves messages.
 
+pub mod consensus;
 pub mod subject;
 pub mod transport;

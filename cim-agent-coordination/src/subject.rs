@@ -16,7 +16,8 @@
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
 //! | `cim.tasks.…` | coordinator, agents | task offers, bids, acknowledgements, results |
 //! | `cim.dialog.<dialog>.…` | dialog participants | turns of one dialog |
-//! | `cim.consensus.<proposal>.…` | coordinator, voters | proposals, votes, outcomes |
+//! | `cim.consensus.<proposal>.{opened,outcome}` | the consensus coordinator | announcement, decision ([`crate::consensus::wire`]) |
+//! | `cim.consensus.<proposal>.{vote,veto}.<agent>` | the voter `<agent>` (request) | ballot, answered with a receipt |
 //! | `cim.knowledge.…` | replicas | automerge sync messages |
 //!
 //! An agent publishes only on subjects that carry its own name (or, for replies, on the inbox it

@@ -1,4 +1,5 @@
 //! Shared behaviour scripts: each runs against the in-process default and a real nats-server.
 #![allow(dead_code)]
 
+pub mod consensus_script;
 pub mod transport_script;
