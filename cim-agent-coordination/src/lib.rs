@@ -8,5 +8,6 @@
 //! property-tested and benched in process, and the transport only moves messages.
 
 pub mod consensus;
+pub mod dialog;
 pub mod subject;
 pub mod transport;

@@ -15,9 +15,9 @@
 //! |---|---|---|
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
 //! | `cim.tasks.…` | coordinator, agents | task offers, bids, acknowledgements, results |
-//! | `cim.dialog.<dialog>.…` | dialog participants | turns of one dialog |
 //! | `cim.consensus.<proposal>.{opened,outcome}` | the consensus coordinator | announcement, decision ([`crate::consensus::wire`]) |
 //! | `cim.consensus.<proposal>.{vote,veto}.<agent>` | the voter `<agent>` (request) | ballot, answered with a receipt |
+//! | `cim.dialog.<dialog>.to.<agent>` ([`dialog_inbox`]) | dialog participants (via [`crate::dialog::DialogChannel`]) | one turn of dialog `<dialog>` delivered to `<agent>`, its context filtered for that agent; `<agent>` subscribes to `cim.dialog.*.to.<agent>` |
 //! | `cim.knowledge.…` | replicas | automerge sync messages |
 //!
 //! An agent publishes only on subjects that carry its own name (or, for replies, on the inbox it
@@ -37,6 +37,17 @@ pub const DIALOG: &str = "cim.dialog";
 pub const CONSENSUS: &str = "cim.consensus";
 /// Prefix of shared-knowledge subjects.
 pub const KNOWLEDGE: &str = "cim.knowledge";
+
+/// The subject on which agent `agent` receives the turns of dialog `dialog`:
+/// `cim.dialog.<dialog>.to.<agent>`.
+///
+/// # Errors
+/// [`TransportError::InvalidSubject`] when either name is not a valid token.
+pub fn dialog_inbox(dialog: &str, agent: &str) -> Result<String, TransportError> {
+    validate_token(dialog)?;
+    validate_token(agent)?;
+    Ok(format!("{DIALOG}.{dialog}.to.{agent}"))
+}
 
 /// Why a token, subject or filter is not valid.
 fn token_problem(token: &str, wildcards: bool) -> Option<&'static str> {

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod consensus_script;
+pub mod dialog_script;
 pub mod transport_script;
