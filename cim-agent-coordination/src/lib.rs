@@ -9,5 +9,6 @@
 
 pub mod consensus;
 pub mod dialog;
+pub mod knowledge;
 pub mod subject;
 pub mod transport;

@@ -18,7 +18,9 @@
 //! | `cim.consensus.<proposal>.{opened,outcome}` | the consensus coordinator | announcement, decision ([`crate::consensus::wire`]) |
 //! | `cim.consensus.<proposal>.{vote,veto}.<agent>` | the voter `<agent>` (request) | ballot, answered with a receipt |
 //! | `cim.dialog.<dialog>.to.<agent>` ([`dialog_inbox`]) | dialog participants (via [`crate::dialog::DialogChannel`]) | one turn of dialog `<dialog>` delivered to `<agent>`, its context filtered for that agent; `<agent>` subscribes to `cim.dialog.*.to.<agent>` |
-//! | `cim.knowledge.…` | replicas | automerge sync messages |
+//! | `cim.knowledge.<space>.hello.<agent>` | the replica of `<agent>` | presence: incarnation, heads ([`crate::knowledge::KnowledgeSubjects`]) |
+//! | `cim.knowledge.<space>.sync.<from>.<to>` | the replica of `<from>` | one automerge sync message to `<to>` |
+//! | `cim.knowledge.<space>.changes.<agent>` | the replica of `<agent>` (JetStream) | its stored changes, `Nats-Msg-Id` = change hash |
 //!
 //! An agent publishes only on subjects that carry its own name (or, for replies, on the inbox it
 //! was given), which is what lets NATS permissions be generated from this table.

@@ -3,4 +3,5 @@
 
 pub mod consensus_script;
 pub mod dialog_script;
+pub mod knowledge_script;
 pub mod transport_script;
