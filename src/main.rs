@@ -25,6 +25,9 @@ enum Command {
     /// Inspect the GPUs of this machine.
     #[command(subcommand)]
     Gpu(cli::gpu::GpuCommand),
+    /// Submit, list, show and cancel tasks; `serve` runs the coordinator.
+    #[command(subcommand)]
+    Tasks(cli::tasks::TasksCommand),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Translate(args) => cli::translate::run(args),
         Command::Agents(command) => cli::agents::run(command),
         Command::Gpu(command) => cli::gpu::run(command),
+        Command::Tasks(command) => cli::tasks::run(command),
     };
     match result {
         Ok(code) => code,

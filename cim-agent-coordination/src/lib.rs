@@ -10,5 +10,7 @@
 pub mod consensus;
 pub mod dialog;
 pub mod knowledge;
+pub mod registry;
 pub mod subject;
+pub mod tasks;
 pub mod transport;

@@ -14,7 +14,9 @@
 //! | subjects | who publishes | what |
 //! |---|---|---|
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
-//! | `cim.tasks.…` | coordinator, agents | task offers, bids, acknowledgements, results |
+//! | `cim.tasks.api` | clients (CLI) | request/reply: submit, cancel, show, list ([`crate::tasks::TaskRequest`]) |
+//! | `cim.tasks.<agent>.inbox.{assign,cancel}` | coordinator | durable (JetStream work queue): assignments and cancellations for `<agent>` |
+//! | `cim.tasks.<agent>.report` | the agent `<agent>` | durable: acknowledgement, progress, result of an assignment, fenced by attempt |
 //! | `cim.consensus.<proposal>.{opened,outcome}` | the consensus coordinator | announcement, decision ([`crate::consensus::wire`]) |
 //! | `cim.consensus.<proposal>.{vote,veto}.<agent>` | the voter `<agent>` (request) | ballot, answered with a receipt |
 //! | `cim.dialog.<dialog>.to.<agent>` ([`dialog_inbox`]) | dialog participants (via [`crate::dialog::DialogChannel`]) | one turn of dialog `<dialog>` delivered to `<agent>`, its context filtered for that agent; `<agent>` subscribes to `cim.dialog.*.to.<agent>` |
@@ -33,6 +35,46 @@ pub const ROOT: &str = "cim";
 pub const AGENTS: &str = cim_domain_agent::announce::SUBJECT_PREFIX;
 /// Prefix of task coordination subjects.
 pub const TASKS: &str = "cim.tasks";
+/// Request/reply subject of the task API (submit, cancel, show, list).
+pub const TASKS_API: &str = "cim.tasks.api";
+
+/// Filter of every agent's task reports (`cim.tasks.*.report`), consumed by the coordinator.
+pub const TASK_REPORTS: &str = "cim.tasks.*.report";
+
+/// The subjects the durable task stream stores: inboxes and reports, never the API.
+pub fn task_stream_subjects() -> Vec<String> {
+    vec!["cim.tasks.*.inbox.>".to_owned(), TASK_REPORTS.to_owned()]
+}
+
+/// `cim.tasks.<agent>.inbox.<kind>`: where the coordinator sends `<agent>` an assignment
+/// (`assign`) or a cancellation (`cancel`).
+///
+/// # Errors
+/// [`TransportError::InvalidSubject`] when `agent` or `kind` is not a token.
+pub fn task_inbox(agent: &str, kind: &str) -> Result<String, TransportError> {
+    validate_token(agent)?;
+    validate_token(kind)?;
+    Ok(format!("{TASKS}.{agent}.inbox.{kind}"))
+}
+
+/// `cim.tasks.<agent>.inbox.>`: everything for `<agent>`, the filter of its durable consumer.
+///
+/// # Errors
+/// [`TransportError::InvalidSubject`] when `agent` is not a token.
+pub fn task_inbox_filter(agent: &str) -> Result<String, TransportError> {
+    validate_token(agent)?;
+    Ok(format!("{TASKS}.{agent}.inbox.>"))
+}
+
+/// `cim.tasks.<agent>.report`: where `<agent>` reports on its assignments.
+///
+/// # Errors
+/// [`TransportError::InvalidSubject`] when `agent` is not a token.
+pub fn task_report(agent: &str) -> Result<String, TransportError> {
+    validate_token(agent)?;
+    Ok(format!("{TASKS}.{agent}.report"))
+}
+
 /// Prefix of dialog subjects.
 pub const DIALOG: &str = "cim.dialog";
 /// Prefix of consensus subjects.

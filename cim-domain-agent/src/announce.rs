@@ -48,6 +48,16 @@ pub struct AgentRegistration {
     pub heartbeat_secs: u64,
     /// When the runtime started.
     pub started_at: DateTime<Utc>,
+    /// The host the runtime runs on, when it says (absent in announcements from older runtimes).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// How many tasks the agent takes at once; 1 when an older runtime does not say.
+    #[serde(default = "one_task")]
+    pub max_concurrent_tasks: u32,
+}
+
+fn one_task() -> u32 {
+    1
 }
 
 impl AgentRegistration {
@@ -73,7 +83,21 @@ impl AgentRegistration {
             model_endpoint: model_endpoint.or(definition.model.endpoint.clone()),
             heartbeat_secs,
             started_at,
+            host: None,
+            max_concurrent_tasks: 1,
         }
+    }
+
+    /// The same registration naming the host it runs on.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The same registration taking up to `tasks` tasks at once (at least 1).
+    pub fn with_max_concurrent_tasks(mut self, tasks: u32) -> Self {
+        self.max_concurrent_tasks = tasks.max(1);
+        self
     }
 }
 
@@ -114,6 +138,17 @@ mod tests {
         assert_eq!(registered_subject(&name), "cim.agents.sage.registered");
         assert_eq!(heartbeat_subject(&name), "cim.agents.sage.heartbeat");
         assert_eq!(deregistered_subject(&name), "cim.agents.sage.deregistered");
+        Ok(())
+    }
+
+    #[test]
+    fn a_registration_from_an_older_runtime_still_decodes() -> Result<(), serde_json::Error> {
+        let old = r#"{"agent_id":"6a1c5e0e-2f4b-4f6e-9c3d-8b1a7e2f0c41","name":"sage",
+            "display_name":"Sage","version":"1.0.0","capabilities":["plan"],"model":null,
+            "model_endpoint":null,"heartbeat_secs":10,"started_at":"2026-11-30T09:00:00Z"}"#;
+        let registration: AgentRegistration = serde_json::from_str(old)?;
+        assert_eq!(registration.host, None);
+        assert_eq!(registration.max_concurrent_tasks, 1);
         Ok(())
     }
 }

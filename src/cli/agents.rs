@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cim_domain_agent::definition::{parse_agent_file, validate_paths};
 
-use super::agents_k8s;
+use super::{agents_k8s, agents_ls};
 
 /// Subcommands of `cim-leaf agents`.
 #[derive(Debug, clap::Subcommand)]
@@ -33,6 +33,8 @@ pub enum AgentsCommand {
     K8s(agents_k8s::K8sArgs),
     /// Run one agent: load its file, connect to NATS, register and heartbeat until SIGTERM.
     Run(run::RunArgs),
+    /// List the registered agents with their presence (the registry bucket on NATS).
+    Ls(agents_ls::LsArgs),
 }
 
 /// Runs `cim-leaf agents ...`.
@@ -42,6 +44,7 @@ pub fn run(command: AgentsCommand) -> anyhow::Result<ExitCode> {
         AgentsCommand::Show { file, json } => show(&file, json),
         AgentsCommand::K8s(args) => agents_k8s::run(args),
         AgentsCommand::Run(args) => run::run(args),
+        AgentsCommand::Ls(args) => agents_ls::run(args),
     }
 }
 

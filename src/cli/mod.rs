@@ -2,5 +2,7 @@
 
 pub mod agents;
 pub mod agents_k8s;
+pub mod agents_ls;
 pub mod gpu;
+pub mod tasks;
 pub mod translate;

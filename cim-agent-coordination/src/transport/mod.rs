@@ -32,7 +32,9 @@
 
 mod error;
 mod in_process;
+pub mod kv;
 mod nats;
+pub mod work_queue;
 
 use std::pin::Pin;
 use std::time::Duration;

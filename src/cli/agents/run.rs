@@ -84,6 +84,10 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     tracing::info!(agent = %name, id = %agent_id, "registered");
+    // Also a NATS service ($SRV.PING / INFO / STATS), so `nats micro ls` lists the agent.
+    let service = cim_agent_coordination::registry::start_agent_service(&client, &registration)
+        .await
+        .context("starting the agent's NATS service")?;
 
     let mut ticker = tokio::time::interval(Duration::from_secs(args.heartbeat_secs));
     let mut sequence = 0u64;
@@ -115,6 +119,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     tracing::info!(agent = %name, reason, "deregistered");
+    if let Err(error) = service.stop().await {
+        tracing::warn!(%error, "stopping the agent's NATS service");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
