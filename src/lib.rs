@@ -21,4 +21,4 @@ pub mod fleet;
 pub mod pipeline;
 
 pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, RecordGrantsError};
-pub use pipeline::GraphVersion;
+pub use pipeline::{DeployReport, GraphVersion, Pipeline, PipelineError, PipelineOptions};

@@ -46,7 +46,9 @@ fn review(fleet: &Fleet, spec: &NixDeploymentSpec) -> Vec<Finding> {
         spec,
         nix_tool: None,
     };
-    ReviewerSet::builtin().review(ALL, &context)
+    ReviewerSet::builtin()
+        .review(ALL, &context)
+        .unwrap_or_else(|error| panic!("the built-in reviewers do not fail: {error}"))
 }
 
 fn blocking(findings: &[Finding]) -> Vec<&Finding> {
@@ -95,7 +97,7 @@ fn a_two_member_nats_cluster_is_blocked_by_the_nats_reviewer() -> TestResult {
         spec: &spec,
         nix_tool: None,
     };
-    let others = ReviewerSet::builtin().review([NIX_CAPABILITY, NETWORK_CAPABILITY], &context);
+    let others = ReviewerSet::builtin().review([NIX_CAPABILITY, NETWORK_CAPABILITY], &context)?;
     assert!(blocking(&others).is_empty(), "{others:#?}");
     Ok(())
 }
@@ -242,7 +244,7 @@ fn a_file_that_does_not_parse_is_blocked_by_the_nix_reviewer() -> TestResult {
         spec: &broken,
         nix_tool: None,
     };
-    let findings = ReviewerSet::builtin().review([NIX_CAPABILITY], &context);
+    let findings = ReviewerSet::builtin().review([NIX_CAPABILITY], &context)?;
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].severity, Severity::Blocking);
     assert_eq!(findings[0].node.as_deref(), Some("nats-3"));

@@ -63,7 +63,10 @@ impl Tally {
         for member in electorate.members() {
             let units = rules.units(member);
             tally.eligible = tally.eligible.saturating_add(units);
-            while pending.next_if(|(agent, _)| **agent < member.agent).is_some() {}
+            while pending
+                .next_if(|(agent, _)| **agent < member.agent)
+                .is_some()
+            {}
             if let Some((_, choice)) = pending.next_if(|(agent, _)| **agent == member.agent) {
                 tally.add(*choice, units);
                 tally.voters = tally.voters.saturating_add(1);

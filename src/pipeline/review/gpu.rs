@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cim_domain_graph::{DeploymentGraph, DeploymentNodeType};
 use cim_gpu::InventoryBackend as _;
 
-use super::{Finding, ReviewContext, Reviewer, Severity};
+use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 use crate::GpuGrant;
 
 /// Checks the fleet's GPU grants against what each agent asks for (the larger of its node's
@@ -23,7 +23,7 @@ impl Reviewer for GpuReviewer {
         NAME
     }
 
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding> {
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError> {
         let fleet = context.fleet;
         let requests: BTreeMap<String, u64> = fleet
             .agents()
@@ -44,7 +44,11 @@ impl Reviewer for GpuReviewer {
                 (gpus > 0).then(|| (agent.node.clone(), gpus))
             })
             .collect();
-        review_gpu_grants(fleet.graph(), &requests, fleet.gpu_grants())
+        Ok(review_gpu_grants(
+            fleet.graph(),
+            &requests,
+            fleet.gpu_grants(),
+        ))
     }
 }
 

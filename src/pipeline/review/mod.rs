@@ -112,13 +112,28 @@ pub struct ReviewContext<'a> {
     pub nix_tool: Option<&'a NixTool>,
 }
 
+/// A review that could not be done (a tool that would not run, a model that did not answer):
+/// the agent running it cannot vote, which the consensus counts as a missing vote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("reviewer {reviewer} failed: {reason}")]
+pub struct ReviewError {
+    /// The reviewer ([`Reviewer::name`]).
+    pub reviewer: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// A deterministic review of one aspect of a fleet.
 pub trait Reviewer: Send + Sync {
     /// A short stable name, shown with its findings (`nix`, `nats`, ...).
     fn name(&self) -> &str;
 
     /// Every finding, in a deterministic order. No finding means no objection.
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding>;
+    ///
+    /// # Errors
+    /// [`ReviewError`] when the review itself could not be done (the built-in reviewers never
+    /// fail: what they cannot check is a finding).
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError>;
 }
 
 /// The capability that makes an agent run the built-in Nix reviewer.
@@ -186,17 +201,19 @@ impl ReviewerSet {
     }
 
     /// Runs the reviewers an agent with `capabilities` runs; findings sorted, most severe first.
+    ///
+    /// # Errors
+    /// The first [`ReviewError`]: an agent whose review failed has no findings to vote on.
     pub fn review<'a>(
         &'a self,
         capabilities: impl IntoIterator<Item = &'a str>,
         context: &ReviewContext<'_>,
-    ) -> Vec<Finding> {
-        let mut findings: Vec<Finding> = self
-            .for_capabilities(capabilities)
-            .iter()
-            .flat_map(|reviewer| reviewer.review(context))
-            .collect();
+    ) -> Result<Vec<Finding>, ReviewError> {
+        let mut findings = Vec::new();
+        for reviewer in self.for_capabilities(capabilities) {
+            findings.extend(reviewer.review(context)?);
+        }
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
-        findings
+        Ok(findings)
     }
 }

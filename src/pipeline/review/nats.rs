@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNodeType, MessageBusSpec};
 
-use super::{Finding, ReviewContext, Reviewer, Severity};
+use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 
 /// Reviews the graph's `message_bus` nodes:
 /// - a cluster (message buses joined by `replicates` edges) of two members is blocking: NATS
@@ -27,8 +27,8 @@ impl Reviewer for NatsReviewer {
         NAME
     }
 
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding> {
-        review_nats(context.fleet.graph())
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError> {
+        Ok(review_nats(context.fleet.graph()))
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
 use super::firewall::opened_tcp_ports;
-use super::{Finding, ReviewContext, Reviewer, Severity};
+use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 
 /// Compares the TCP ports each translated host module opens (`networking.firewall.
 /// allowedTCPPorts`, read with rnix) with the ports the graph needs reachable from other hosts:
@@ -30,7 +30,7 @@ impl Reviewer for NetworkReviewer {
         NAME
     }
 
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding> {
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError> {
         let graph = context.fleet.graph();
         let needed = needed_ports(graph);
         let mut hosts: Vec<&str> = graph
@@ -75,7 +75,7 @@ impl Reviewer for NetworkReviewer {
                 }
             }
         }
-        findings
+        Ok(findings)
     }
 }
 

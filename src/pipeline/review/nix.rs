@@ -5,7 +5,7 @@ use std::path::Path;
 
 use cim_domain_nix::check_syntax_named;
 
-use super::{Finding, ReviewContext, Reviewer, Severity};
+use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 
 /// Checks the translated files: rnix always, `nix-instantiate --parse` where installed.
 /// A file that does not parse is a blocking finding naming the file, line and column, about its
@@ -20,7 +20,7 @@ impl Reviewer for NixReviewer {
         NAME
     }
 
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding> {
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError> {
         let mut findings = Vec::new();
         for (path, text) in context.spec.files() {
             let name = path.display().to_string();
@@ -45,7 +45,7 @@ impl Reviewer for NixReviewer {
                 ));
             }
         }
-        findings
+        Ok(findings)
     }
 }
 

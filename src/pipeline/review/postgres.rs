@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
-use super::{Finding, ReviewContext, Reviewer, Severity};
+use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 
 /// Reviews `database` nodes against their host's translated module:
 /// - each client on another host (a `connects_to` or `depends_on` edge into the database) has a
@@ -28,7 +28,7 @@ impl Reviewer for PostgresReviewer {
         NAME
     }
 
-    fn review(&self, context: &ReviewContext<'_>) -> Vec<Finding> {
+    fn review(&self, context: &ReviewContext<'_>) -> Result<Vec<Finding>, ReviewError> {
         let graph = context.fleet.graph();
         let mut databases: Vec<&DeploymentNode> = graph
             .nodes()
@@ -44,7 +44,7 @@ impl Reviewer for PostgresReviewer {
             let module = context.spec.file(&path).unwrap_or_default();
             review_database(graph, database, host, module, &mut findings);
         }
-        findings
+        Ok(findings)
     }
 }
 
