@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use cim_agent_coordination::consensus::wire::Announcement;
-use cim_agent_coordination::consensus::{Choice, MessageStream, ProposalId, Voter};
+use cim_agent_coordination::consensus::{
+    Choice, MessageStream, ProposalId, Refusal, Voter, VoterError,
+};
 use cim_agent_coordination::dialog::{DialogChannel, DialogContext, Message, Strategy};
 use cim_agent_coordination::transport::Transport;
 use cim_domain_agent::AgentId;
@@ -29,28 +31,31 @@ pub(super) struct Turn {
     pub findings: Vec<Finding>,
     /// `Err` with the reason when it cast no vote.
     pub vote: Result<Choice, String>,
+    /// Whether the vote was counted (a vote arriving after the proposal closed early is not).
+    pub counted: bool,
 }
 
 /// How long an agent waits for the proposal's announcement.
 const ANNOUNCEMENT_WAIT: Duration = Duration::from_secs(10);
 
 impl<T: Transport> Participant<T> {
-    /// Waits for `proposal`'s announcement, reviews, posts the findings as one broadcast turn
-    /// of `dialog` (when there is anyone to hear it), then votes: against when any finding is
-    /// blocking, else for. A review that fails, or a vote that cannot be delivered, leaves the
-    /// agent without a vote; the consensus counts that as a missing vote.
-    pub async fn take_part(
+    /// Waits for `proposal`'s announcement, reviews, and posts the findings as one broadcast
+    /// turn of `dialog` (when there is anyone to hear it). Returns the turn and the ballot to
+    /// cast: against when any finding is blocking, else for; none when the review could not be
+    /// done (the consensus counts a missing vote).
+    pub async fn review(
         mut self,
         proposal: ProposalId,
         reviewers: &ReviewerSet,
         context: ReviewContext<'_>,
         dialog: &DialogChannel<T>,
         dialog_context: &DialogContext,
-    ) -> Turn {
+    ) -> (Turn, Option<Ballot<T>>) {
         let mut turn = Turn {
             name: self.name.clone(),
             findings: Vec::new(),
             vote: Err(String::new()),
+            counted: false,
         };
         let announced = tokio::time::timeout(ANNOUNCEMENT_WAIT, async {
             while let Some(announcement) = self.proposals.next().await {
@@ -63,7 +68,7 @@ impl<T: Transport> Participant<T> {
         .await;
         if announced != Ok(true) {
             turn.vote = Err(format!("never received proposal {proposal}"));
-            return turn;
+            return (turn, None);
         }
         let capabilities = self.capabilities.iter().map(String::as_str);
         let (content, choice) = match reviewers.review(capabilities, &context) {
@@ -71,14 +76,12 @@ impl<T: Transport> Participant<T> {
                 let blocking = findings.iter().any(Finding::is_blocking);
                 let content = serde_json::json!({ "findings": findings }).to_string();
                 turn.findings = findings;
-                (
-                    content,
-                    Some(if blocking {
-                        Choice::Against
-                    } else {
-                        Choice::For
-                    }),
-                )
+                let choice = if blocking {
+                    Choice::Against
+                } else {
+                    Choice::For
+                };
+                (content, Some(choice))
             }
             Err(error) => {
                 let reason = error.to_string();
@@ -93,12 +96,34 @@ impl<T: Transport> Participant<T> {
                 tracing::warn!(agent = %self.name, %error, "could not post findings to the dialog");
             }
         }
-        if let Some(choice) = choice {
-            turn.vote = match self.voter.vote(proposal, choice).await {
-                Ok(()) => Ok(choice),
-                Err(error) => Err(format!("vote not delivered: {error}")),
-            };
+        let ballot = choice.map(|choice| Ballot {
+            voter: self.voter,
+            choice,
+        });
+        (turn, ballot)
+    }
+}
+
+/// A vote an agent is about to cast.
+pub(super) struct Ballot<T: Transport> {
+    voter: Voter<T>,
+    choice: Choice,
+}
+
+impl<T: Transport> Ballot<T> {
+    /// Casts it and notes the result in `turn`: counted, not counted because the proposal had
+    /// already closed (no remaining vote could change it), or not delivered.
+    pub async fn cast(self, proposal: ProposalId, turn: &mut Turn) {
+        match self.voter.vote(proposal, self.choice).await {
+            Ok(()) => {
+                turn.vote = Ok(self.choice);
+                turn.counted = true;
+            }
+            Err(VoterError::Refused(Refusal::Closed)) => {
+                turn.vote = Ok(self.choice);
+                turn.counted = false;
+            }
+            Err(error) => turn.vote = Err(format!("vote not delivered: {error}")),
         }
-        turn
     }
 }

@@ -377,11 +377,19 @@ where
             dialog_context.references.graph_version =
                 u64::from_str_radix(version.short().get(..16).unwrap_or(version.short()), 16).ok();
             let reviewers = &self.options.reviewers;
-            let turns: Vec<Turn> =
-                futures::future::join_all(participants.into_iter().map(|participant| {
-                    participant.take_part(proposal, reviewers, context, &dialog, &dialog_context)
-                }))
-                .await;
+            // Reviews run together; ballots are cast one by one in agent name order, so which
+            // votes the aggregate counts before an early close does not depend on timing.
+            let reviewed = futures::future::join_all(participants.into_iter().map(|participant| {
+                participant.review(proposal, reviewers, context, &dialog, &dialog_context)
+            }))
+            .await;
+            let mut turns = Vec::with_capacity(reviewed.len());
+            for (mut turn, ballot) in reviewed {
+                if let Some(ballot) = ballot {
+                    ballot.cast(proposal, &mut turn).await;
+                }
+                turns.push(turn);
+            }
             events.dialog = dialog.transcript().len();
             let voted = turns.iter().filter(|t| t.vote.is_ok()).count();
             steps.finish(format!(
@@ -522,6 +530,7 @@ where
                 Turn {
                     name: agent.node.clone(),
                     findings,
+                    counted: ballot.is_some(),
                     vote: ballot.ok_or_else(|| "cast no vote".to_owned()),
                 }
             })
@@ -570,16 +579,19 @@ fn vote_record(turn: &Turn) -> VoteRecord {
         Ok(Choice::Against) => VoteRecord {
             agent: turn.name.clone(),
             choice: Some(Choice::Against),
+            counted: turn.counted,
             reasons: blocking(),
         },
         Ok(choice) => VoteRecord {
             agent: turn.name.clone(),
             choice: Some(*choice),
+            counted: turn.counted,
             reasons: Vec::new(),
         },
         Err(reason) => VoteRecord {
             agent: turn.name.clone(),
             choice: None,
+            counted: false,
             reasons: vec![reason.clone()],
         },
     }

@@ -86,6 +86,9 @@ pub struct VoteRecord {
     pub agent: String,
     /// Its ballot; `None` when it cast none (it failed, or its review could not be done).
     pub choice: Option<Choice>,
+    /// Whether the proposal counted it: a ballot cast after the proposal closed early (no
+    /// remaining vote could change the outcome) is refused by the aggregate and not counted.
+    pub counted: bool,
     /// Why: the blocking findings for a vote against, the failure for a missing vote.
     pub reasons: Vec<String>,
 }
