@@ -234,9 +234,14 @@ where
         if fleet.agents().is_empty() {
             return Err(PipelineError::NoAgents);
         }
+        let hosts = fleet
+            .graph()
+            .nodes()
+            .filter(|n| n.node_type.is_host())
+            .count();
         steps.finish(format!(
-            "{} nodes, {} agents, version {}",
-            fleet.graph().node_count(),
+            "{hosts} hosts, {} nodes, {} agents, version {}",
+            fleet.graph().node_count() - hosts,
             fleet.agents().len(),
             version.short()
         ));
@@ -417,7 +422,8 @@ where
         events.proposal = self.proposal_events(proposal).await? - before;
         let tally = decided.tally();
         steps.finish(format!(
-            "{outcome:?}: {} for, {} against, {} missing",
+            "{}: {} for, {} against, {} not counted",
+            outcome_word(outcome),
             tally.yes,
             tally.no,
             ids.len() as u64 - tally.yes - tally.no - tally.abstain
@@ -564,6 +570,17 @@ where
             }
         }
         Ok(total)
+    }
+}
+
+/// `passed`, `rejected`, ...
+pub(super) fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "passed",
+        Outcome::Rejected => "rejected",
+        Outcome::Expired => "expired",
+        Outcome::Vetoed => "vetoed",
+        Outcome::Cancelled => "cancelled",
     }
 }
 

@@ -161,3 +161,89 @@ impl DeployReport {
             .collect()
     }
 }
+
+/// A ballot in words: `for`, `against: <reasons>`, `no vote: <why>`, with `(not counted: the
+/// proposal had closed)` for a ballot the aggregate refused after an early close.
+fn ballot_text(vote: &VoteRecord) -> String {
+    let text = match vote.choice {
+        Some(Choice::For) => "for".to_owned(),
+        Some(Choice::Abstain) => "abstain".to_owned(),
+        Some(Choice::Against) => format!("against: {}", vote.reasons.join("; ")),
+        None => format!("no vote: {}", vote.reasons.join("; ")),
+    };
+    if vote.choice.is_some() && !vote.counted {
+        format!("{text} (not counted: the proposal had closed)")
+    } else {
+        text
+    }
+}
+
+/// The report as a user reads it: steps with times, votes with reasons, blocking findings,
+/// GPU grants, files with hashes, event counts, and the outcome. Only the step times vary
+/// between runs of the same graph.
+impl fmt::Display for DeployReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "version {} (proposal {})", self.version, self.proposal)?;
+        for step in &self.steps {
+            writeln!(
+                f,
+                "step {:<14} {:>9.1} ms  {}",
+                step.step.name(),
+                step.millis,
+                step.detail
+            )?;
+        }
+        for vote in &self.votes {
+            writeln!(f, "vote {:<16} {}", vote.agent, ballot_text(vote))?;
+        }
+        for (agent, finding) in self.blocking() {
+            writeln!(f, "finding by {agent}: {finding}")?;
+        }
+        for (agent, grants) in &self.gpu_grants {
+            for grant in grants {
+                let device = grant
+                    .device
+                    .map(|d| format!(" (/dev/nvidia{d})"))
+                    .unwrap_or_default();
+                writeln!(
+                    f,
+                    "gpu {agent} gets {} on {}{device}",
+                    grant.uuid, grant.host
+                )?;
+            }
+        }
+        for file in &self.files {
+            writeln!(
+                f,
+                "file {} {} ({} bytes)",
+                file.path.display(),
+                file.hash,
+                file.bytes
+            )?;
+        }
+        let e = &self.events;
+        writeln!(
+            f,
+            "events: {} proposal, {} dialog, {} GPU pool, {} knowledge facts, {} registrations",
+            e.proposal, e.dialog, e.gpu_pools, e.knowledge_facts, e.registrations
+        )?;
+        let rerun = if self.already_decided {
+            " (decided before; nothing new recorded)"
+        } else {
+            ""
+        };
+        match self.outcome {
+            Outcome::Passed => write!(
+                f,
+                "outcome: approved{rerun}; {} files written; the deployment is in {} agents' knowledge",
+                self.files.len(),
+                self.replicas_showing_deployment
+            ),
+            other => write!(
+                f,
+                "outcome: {}{rerun}; nothing written",
+                super::run::outcome_word(other)
+            ),
+        }
+    }
+}
