@@ -11,7 +11,9 @@ use cim_jetstream::testing::NatsServer;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn example_graph(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graphs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/graphs")
+        .join(name)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -36,7 +38,11 @@ fn example_binary() -> Result<PathBuf, Box<dyn std::error::Error>> {
     if binary.exists() {
         Ok(binary)
     } else {
-        Err(format!("{} not built (cargo test builds examples)", binary.display()).into())
+        Err(format!(
+            "{} not built (cargo test builds examples)",
+            binary.display()
+        )
+        .into())
     }
 }
 
@@ -64,7 +70,17 @@ fn deploy_approves_the_example_fleet_and_reports_json() -> TestResult {
         .collect();
     assert_eq!(
         steps,
-        ["load", "register", "propose", "discuss", "decide", "allocate-gpus", "write", "record"]
+        [
+            "load",
+            "register",
+            "propose",
+            "discuss",
+            "decide",
+            "approve",
+            "allocate-gpus",
+            "write",
+            "record"
+        ]
     );
     for file in report["files"].as_array().into_iter().flatten() {
         let path = out.path().join(file["path"].as_str().unwrap_or_default());
@@ -79,7 +95,12 @@ fn deploy_rejects_a_two_member_nats_cluster_and_writes_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("out");
     let graph = example_graph("nats-pair.yaml");
-    let output = cim_leaf(&["deploy", &graph.to_string_lossy(), "--out", &out.to_string_lossy()])?;
+    let output = cim_leaf(&[
+        "deploy",
+        &graph.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+    ])?;
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
     assert!(!out.exists());
     let stdout = text(&output.stdout);
@@ -89,10 +110,16 @@ fn deploy_rejects_a_two_member_nats_cluster_and_writes_nothing() -> TestResult {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("outcome: rejected; nothing written"), "{stdout}");
+    assert!(
+        stdout.contains("outcome: rejected; nothing written"),
+        "{stdout}"
+    );
     // Progress, one plain line per step, went to stderr.
     let progress = text(&output.stderr);
-    assert!(progress.lines().any(|l| l.starts_with("discuss ")), "{progress}");
+    assert!(
+        progress.lines().any(|l| l.starts_with("discuss ")),
+        "{progress}"
+    );
     Ok(())
 }
 
@@ -100,10 +127,17 @@ fn deploy_rejects_a_two_member_nats_cluster_and_writes_nothing() -> TestResult {
 fn a_graph_with_problems_fails_with_every_problem() -> TestResult {
     let dir = tempfile::tempdir()?;
     let graph = dir.path().join("bad.yaml");
-    std::fs::write(&graph, "nodes:\n  - { name: api, type: service, host: nowhere }\n")?;
+    std::fs::write(
+        &graph,
+        "nodes:\n  - { name: api, type: service, host: nowhere }\n",
+    )?;
     let output = cim_leaf(&["deploy", &graph.to_string_lossy(), "--out", "unused"])?;
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("nowhere"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("nowhere"),
+        "{}",
+        text(&output.stderr)
+    );
     Ok(())
 }
 
@@ -138,7 +172,13 @@ async fn the_example_runs_the_same_in_process_and_over_nats() -> TestResult {
         ),
         "{in_process:#?}"
     );
-    for agent in ["db-expert", "nats-expert", "network-expert", "nix-expert", "sage"] {
+    for agent in [
+        "db-expert",
+        "nats-expert",
+        "network-expert",
+        "nix-expert",
+        "sage",
+    ] {
         assert!(
             in_process.contains(&format!("vote {agent:<16} for")),
             "{in_process:#?}"
@@ -148,7 +188,12 @@ async fn the_example_runs_the_same_in_process_and_over_nats() -> TestResult {
     let server = NatsServer::start().await?;
     let over_nats = dir.path().join("nats");
     let output = Command::new(&binary)
-        .args(["--out", &over_nats.to_string_lossy(), "--nats", &server.url()])
+        .args([
+            "--out",
+            &over_nats.to_string_lossy(),
+            "--nats",
+            &server.url(),
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()?;
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -165,7 +210,12 @@ async fn the_example_runs_the_same_in_process_and_over_nats() -> TestResult {
     let rejected = dir.path().join("rejected");
     let graph = example_graph("nats-pair.yaml");
     let output = Command::new(&binary)
-        .args(["--graph", &graph.to_string_lossy(), "--out", &rejected.to_string_lossy()])
+        .args([
+            "--graph",
+            &graph.to_string_lossy(),
+            "--out",
+            &rejected.to_string_lossy(),
+        ])
         .args(["--nats", &server.url()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()?;

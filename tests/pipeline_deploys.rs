@@ -96,6 +96,8 @@ async fn the_example_fleet_is_approved_written_and_known_to_every_agent() -> Tes
     // 1 deployment + 9 files + 2 GPU grants + 5 votes.
     assert_eq!(report.events.knowledge_facts, 17);
     assert!(report.events.gpu_pools > 0);
+    // Every host and node, every edge, validated, approved by the proposal.
+    assert!(report.events.graph > 40, "{:?}", report.events);
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use cim_agent_coordination::knowledge::{
 };
 use cim_agent_coordination::transport::kv::{InProcessKeyValue, JetStreamKeyValue, KvError};
 use cim_agent_coordination::transport::{InProcessTransport, NatsTransport};
+use cim_domain_graph::aggregate::DeploymentGraphAggregate;
 use cim_gpu::GpuPool;
 use cim_jetstream::{
     InMemoryEventRepository, InMemoryEventStore, JetStreamConfig, JetStreamError,
@@ -29,23 +30,33 @@ pub trait EventStores: Clone + Send + Sync + 'static {
     type Proposals: EventStore<Proposal, AC: Send> + 'static;
     /// GPU pools (one aggregate per GPU host).
     type GpuPools: EventStore<GpuPool>;
+    /// Deployment graphs (one aggregate per graph file).
+    type Graphs: EventStore<DeploymentGraphAggregate>;
 
     /// A store of proposals.
     fn proposals(&self) -> Self::Proposals;
 
     /// A store of GPU pools.
     fn gpu_pools(&self) -> Self::GpuPools;
+
+    /// A store of deployment graphs.
+    fn graphs(&self) -> Self::Graphs;
 }
 
 impl EventStores for InMemoryEventRepository {
     type Proposals = InMemoryEventStore<Proposal>;
     type GpuPools = InMemoryEventStore<GpuPool>;
+    type Graphs = InMemoryEventStore<DeploymentGraphAggregate>;
 
     fn proposals(&self) -> Self::Proposals {
         InMemoryEventStore::new_event_store(self.clone())
     }
 
     fn gpu_pools(&self) -> Self::GpuPools {
+        InMemoryEventStore::new_event_store(self.clone())
+    }
+
+    fn graphs(&self) -> Self::Graphs {
         InMemoryEventStore::new_event_store(self.clone())
     }
 }
@@ -53,12 +64,17 @@ impl EventStores for InMemoryEventRepository {
 impl EventStores for JetStreamEventRepository {
     type Proposals = JetStreamEventStore<Proposal>;
     type GpuPools = JetStreamEventStore<GpuPool>;
+    type Graphs = JetStreamEventStore<DeploymentGraphAggregate>;
 
     fn proposals(&self) -> Self::Proposals {
         JetStreamEventStore::new_event_store(self.clone())
     }
 
     fn gpu_pools(&self) -> Self::GpuPools {
+        JetStreamEventStore::new_event_store(self.clone())
+    }
+
+    fn graphs(&self) -> Self::Graphs {
         JetStreamEventStore::new_event_store(self.clone())
     }
 }

@@ -23,9 +23,10 @@ use cim_agent_coordination::transport::{Transport, TransportError};
 use cim_domain_agent::AgentId;
 use cim_domain_agent::announce::AgentRegistration;
 use cim_domain_graph::DeploymentNodeType;
+use cim_domain_graph::aggregate::{DeploymentGraphCommand, GraphStatus};
 use cim_domain_graph::translate::{NixDeploymentSpec, TranslationError};
 use cim_domain_nix::{NixTool, NixToolError};
-use cqrs_es::EventStore;
+use cqrs_es::{AggregateContext as _, CqrsFramework, EventStore};
 use uuid::Uuid;
 
 use super::backend::{Backend, EventStores};
@@ -245,8 +246,35 @@ where
             fleet.agents().len(),
             version.short()
         ));
+        // The graph's aggregate id: its file name without extension, limited to characters
+        // every event store accepts in an id.
+        let graph_id: String = graph
+            .file_stem()
+            .map(|stem| stem.to_string_lossy())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let graph_id = if graph_id.is_empty() {
+            "graph".to_owned()
+        } else {
+            graph_id
+        };
         let report = self
-            .decide_and_deploy(&fleet, &spec, nix_tool.as_ref(), version, out, &mut steps)
+            .decide_and_deploy(
+                &fleet,
+                &spec,
+                nix_tool.as_ref(),
+                (version, &graph_id),
+                out,
+                &mut steps,
+            )
             .await?;
         Ok(report)
     }
@@ -256,7 +284,7 @@ where
         fleet: &Fleet,
         spec: &NixDeploymentSpec,
         nix_tool: Option<&NixTool>,
-        version: GraphVersion,
+        (version, graph_id): (GraphVersion, &str),
         out: &Path,
         steps: &mut Steps<'_>,
     ) -> Result<DeployReport, PipelineError> {
@@ -452,6 +480,13 @@ where
             return Ok(report);
         }
 
+        steps.start(Step::Approve);
+        report.events.graph = self.approve_graph(fleet, graph_id, proposal).await?;
+        steps.finish(format!(
+            "graph `{graph_id}`: {} events, approved by proposal {proposal}",
+            report.events.graph
+        ));
+
         steps.start(Step::AllocateGpus);
         let gpu_before = self.gpu_events(fleet).await?;
         fleet
@@ -541,6 +576,39 @@ where
                 }
             })
             .collect()
+    }
+
+    /// Brings the `DeploymentGraph` aggregate `graph_id` to the fleet's graph (one event per
+    /// node and edge that differs), validates it and approves it by `proposal`: the graph
+    /// version that passed, nothing else. Returns the events stored (none on a rerun).
+    async fn approve_graph(
+        &self,
+        fleet: &Fleet,
+        graph_id: &str,
+        proposal: ProposalId,
+    ) -> Result<usize, PipelineError> {
+        let events = |error: cqrs_es::AggregateError<_>| PipelineError::Events(error.to_string());
+        let store = self.backend.events.graphs();
+        let mut stored = store.load_aggregate(graph_id).await.map_err(events)?;
+        let aggregate = stored.aggregate();
+        let mut commands = DeploymentGraphCommand::sync(aggregate.graph(), fleet.graph());
+        let approved_by = format!("consensus proposal {proposal}");
+        let status = aggregate.status().clone();
+        if !commands.is_empty() || status == GraphStatus::Draft {
+            commands.push(DeploymentGraphCommand::Validate);
+        }
+        let approved_here =
+            matches!(&status, GraphStatus::Approved { approved_by: by } if *by == approved_by);
+        if !commands.is_empty() || !approved_here {
+            commands.push(DeploymentGraphCommand::Approve { approved_by });
+        }
+        let before = store.load_events(graph_id).await.map_err(events)?.len();
+        let cqrs = CqrsFramework::new(self.backend.events.graphs(), vec![], ());
+        for command in commands {
+            cqrs.execute(graph_id, command).await.map_err(events)?;
+        }
+        let after = store.load_events(graph_id).await.map_err(events)?.len();
+        Ok(after - before)
     }
 
     async fn proposal_events(&self, proposal: ProposalId) -> Result<usize, PipelineError> {

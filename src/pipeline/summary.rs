@@ -26,6 +26,8 @@ pub enum Step {
     Discuss,
     /// The consensus aggregate decides.
     Decide,
+    /// Bring the graph's aggregate to this version and approve it by the proposal.
+    Approve,
     /// Record the GPU grants in each GPU host's pool.
     AllocateGpus,
     /// Check the files (rnix, `nix-instantiate` where installed) and write them.
@@ -36,12 +38,13 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 9] = [
         Step::Load,
         Step::Register,
         Step::Propose,
         Step::Discuss,
         Step::Decide,
+        Step::Approve,
         Step::AllocateGpus,
         Step::Write,
         Step::Record,
@@ -55,6 +58,7 @@ impl Step {
             Self::Propose => "propose",
             Self::Discuss => "discuss",
             Self::Decide => "decide",
+            Self::Approve => "approve",
             Self::AllocateGpus => "allocate-gpus",
             Self::Write => "write",
             Self::Record => "record",
@@ -113,6 +117,9 @@ pub struct EventCounts {
     pub dialog: usize,
     /// GPU pool events stored this run.
     pub gpu_pools: usize,
+    /// Deployment graph events stored this run (nodes and edges that changed, validated,
+    /// approved by the proposal).
+    pub graph: usize,
     /// Knowledge facts asserted this run.
     pub knowledge_facts: usize,
     /// Agents registered (or re-registered) in the registry.
@@ -224,8 +231,8 @@ impl fmt::Display for DeployReport {
         let e = &self.events;
         writeln!(
             f,
-            "events: {} proposal, {} dialog, {} GPU pool, {} knowledge facts, {} registrations",
-            e.proposal, e.dialog, e.gpu_pools, e.knowledge_facts, e.registrations
+            "events: {} proposal, {} dialog, {} graph, {} GPU pool, {} knowledge facts, {} registrations",
+            e.proposal, e.dialog, e.graph, e.gpu_pools, e.knowledge_facts, e.registrations
         )?;
         let rerun = if self.already_decided {
             " (decided before; nothing new recorded)"
