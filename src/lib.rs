@@ -18,5 +18,7 @@
 //! ```
 
 pub mod fleet;
+pub mod pipeline;
 
 pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, RecordGrantsError};
+pub use pipeline::{DeployReport, GraphVersion, Pipeline, PipelineError, PipelineOptions};

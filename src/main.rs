@@ -1,5 +1,5 @@
-//! The `cim-leaf` command line: translate deployment graphs, validate and deploy agent
-//! definitions, and inspect GPUs. Each subcommand group lives in its own module under `cli/`.
+//! The `cim-leaf` command line: translate and deploy deployment graphs, validate and deploy
+//! agent definitions, coordinate tasks, and inspect GPUs. Each subcommand group lives in its own module under `cli/`.
 
 mod cli;
 
@@ -25,6 +25,9 @@ enum Command {
     /// Inspect the GPUs of this machine.
     #[command(subcommand)]
     Gpu(cli::gpu::GpuCommand),
+    /// Review, agree and deploy a graph: the fleet's agents vote on it; when it passes, GPUs are
+    /// allocated, the flake written and the deployment recorded in their shared knowledge.
+    Deploy(cli::deploy::DeployArgs),
     /// Submit, list, show and cancel tasks; `serve` runs the coordinator.
     #[command(subcommand)]
     Tasks(cli::tasks::TasksCommand),
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Agents(command) => cli::agents::run(command),
         Command::Gpu(command) => cli::gpu::run(command),
         Command::Tasks(command) => cli::tasks::run(command),
+        Command::Deploy(args) => cli::deploy::run(args),
     };
     match result {
         Ok(code) => code,

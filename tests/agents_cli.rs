@@ -100,7 +100,7 @@ fn shipped_example_agents_validate() -> TestResult {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(
         stdout.lines().filter(|l| l.contains(": ok (")).count(),
-        2,
+        5,
         "{stdout}"
     );
     Ok(())

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod agents_k8s;
 pub mod agents_ls;
+pub mod deploy;
 pub mod gpu;
 pub mod tasks;
 pub mod translate;

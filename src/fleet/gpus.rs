@@ -14,7 +14,7 @@ use cim_gpu::{
 pub(super) const AGENT_PRIORITY: Priority = Priority(10);
 
 /// One whole GPU granted to an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GpuGrant {
     /// The host the GPU is in.
     pub host: String,
