@@ -6,8 +6,10 @@ use crate::node::{DeploymentNode, DeploymentNodeType};
 use crate::translate::{HostModules, TranslationContext, TranslationError};
 
 /// The port a connection along `edge` reaches on `to`: the edge's own port, the leaf-node port
-/// between two message buses, else the target's main port.
-pub(crate) fn connection_port(
+/// between two message buses, else the target's main port; `None` for edges that open no
+/// connection (`depends_on`, `mounts`, …). The translator opens exactly these ports on the
+/// target's host firewall, so reviewers that check the firewall use this same rule.
+pub fn connection_port(
     from: &DeploymentNode,
     to: &DeploymentNode,
     edge: &DeploymentEdgeType,

@@ -52,6 +52,7 @@ mod node_translator;
 mod spec;
 
 pub use context::TranslationContext;
+pub use edges::connection_port;
 pub use error::TranslationError;
 pub use flake::{COMMON_MODULE, DEFAULT_NIXPKGS, FlakeTranslator};
 pub use host_module::{HostModule, HostModules};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use cim_domain_graph::translate::connection_port;
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
 use super::firewall::opened_tcp_ports;
@@ -155,29 +156,4 @@ fn needed_ports(graph: &DeploymentGraph) -> BTreeMap<String, BTreeMap<u16, Strin
         }
     }
     needed
-}
-
-/// The port a connection along `edge` reaches on `to` (the translator's rule).
-fn connection_port(
-    from: &DeploymentNode,
-    to: &DeploymentNode,
-    edge: &DeploymentEdgeType,
-) -> Option<u16> {
-    match (edge, &from.node_type, &to.node_type) {
-        (DeploymentEdgeType::ConnectsTo { port: Some(port) }, _, _) => Some(*port),
-        (
-            DeploymentEdgeType::ConnectsTo { port: None },
-            DeploymentNodeType::MessageBus(_),
-            DeploymentNodeType::MessageBus(hub),
-        ) => Some(hub.leaf_port),
-        (
-            DeploymentEdgeType::ConnectsTo { .. }
-            | DeploymentEdgeType::LoadBalances
-            | DeploymentEdgeType::PublishesTo
-            | DeploymentEdgeType::SubscribesTo,
-            _,
-            _,
-        ) => to.node_type.primary_port(),
-        _ => None,
-    }
 }
