@@ -14,6 +14,8 @@
 //! | subjects | who publishes | what |
 //! |---|---|---|
 //! | `cim.agents.<name>.{registered,heartbeat,deregistered}` | the agent `<name>` | announcements ([`cim_domain_agent::announce`]) |
+//! | `cim.agents.roll-call` ([`crate::registry::ROLL_CALL`]) | a registry or the deployment pipeline | every agent runtime announces its registration again |
+//! | `cim.deployment.<proposal>.{material,findings.<agent>,shown.<agent>}` | the pipeline / the agent `<agent>` | a deployment proposal reviewed by agents in other processes (`cim_leaf::pipeline::remote`) |
 //! | `cim.tasks.api` | clients (CLI) | request/reply: submit, cancel, show, list ([`crate::tasks::TaskRequest`]) |
 //! | `cim.tasks.<agent>.inbox.{assign,cancel}` | coordinator | durable (JetStream work queue): assignments and cancellations for `<agent>` |
 //! | `cim.tasks.<agent>.report` | the agent `<agent>` | durable: acknowledgement, progress, result of an assignment, fenced by attempt |

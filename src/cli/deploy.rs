@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cim_agent_coordination::consensus::{Protocol, Threshold};
 use cim_leaf::pipeline::{
-    DeployReport, EmbeddedBackend, NatsBackend, Pipeline, PipelineError, PipelineOptions, Progress,
-    Step, StepReport,
+    AgentParticipation, DeployReport, EmbeddedBackend, NatsBackend, Pipeline, PipelineError,
+    PipelineOptions, Progress, Step, StepReport,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -55,6 +55,11 @@ pub struct DeployArgs {
     /// Run over this NATS server (JetStream) instead of in process.
     #[arg(long)]
     pub nats: Option<String>,
+    /// The agents run as their own `cim-leaf agents run` processes on the `--nats` server:
+    /// wait up to this many seconds for each to register, send its review and show the
+    /// deployment, instead of running them in this process.
+    #[arg(long, value_name = "SECS", requires = "nats", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub remote_agents: Option<u64>,
     /// How the agents' votes decide.
     #[arg(long, value_enum, default_value = "unanimous")]
     pub protocol: ProtocolArg,
@@ -70,10 +75,15 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let options = PipelineOptions {
+    let mut options = PipelineOptions {
         protocol: args.protocol.into(),
         ..PipelineOptions::default()
     };
+    if let Some(secs) = args.remote_agents {
+        let wait = Duration::from_secs(secs);
+        options.agents = AgentParticipation::Remote { wait };
+        options.replica_timeout = wait;
+    }
     let progress = StepProgress::new(!args.json);
     let result = runtime.block_on(async {
         match &args.nats {
@@ -142,7 +152,7 @@ fn report_json(args: &DeployArgs, report: &DeployReport) -> anyhow::Result<serde
 fn failed_step(error: &PipelineError) -> &'static str {
     match error {
         PipelineError::Load(_) | PipelineError::NoAgents | PipelineError::Nix(_) => "load",
-        PipelineError::Registry(_) => "register",
+        PipelineError::Registry(_) | PipelineError::AgentsMissing { .. } => "register",
         PipelineError::Consensus(_) | PipelineError::Undecided(_) => "decide",
         PipelineError::Dialog(_) | PipelineError::Transport(_) => "discuss",
         PipelineError::Gpu(_) | PipelineError::Events(_) => "allocate-gpus",

@@ -31,6 +31,34 @@ impl ReadDefinitions {
 /// by several nodes is read once.
 pub(super) fn read_definitions(graph: &DeploymentGraph, dir: &Path) -> ReadDefinitions {
     let mut files: BTreeMap<PathBuf, Result<AgentSource, String>> = BTreeMap::new();
+    resolve_definitions(graph, |_node, definition| {
+        let path = dir.join(definition);
+        files
+            .entry(path.clone())
+            .or_insert_with(|| AgentSource::read(&path).map_err(|error| error.to_string()))
+            .clone()
+    })
+}
+
+/// The definition of every agent node from `texts` (agent node name to the file's text), as
+/// another process read them: parsed exactly as files are.
+pub(super) fn parse_definitions(
+    graph: &DeploymentGraph,
+    texts: &BTreeMap<String, String>,
+) -> ReadDefinitions {
+    resolve_definitions(graph, |node, definition| match texts.get(node) {
+        Some(text) => AgentSource::from_markdown(text, definition).map_err(|e| e.to_string()),
+        None => Err(format!(
+            "no text was given for the definition `{definition}`"
+        )),
+    })
+}
+
+/// Resolves each agent node's definition with `resolve(node, definition path)`, in node order.
+fn resolve_definitions(
+    graph: &DeploymentGraph,
+    mut resolve: impl FnMut(&str, &str) -> Result<AgentSource, String>,
+) -> ReadDefinitions {
     let mut read = ReadDefinitions {
         sources: BTreeMap::new(),
         problems: Vec::new(),
@@ -44,18 +72,14 @@ pub(super) fn read_definitions(graph: &DeploymentGraph, dir: &Path) -> ReadDefin
         .collect();
     nodes.sort_by_key(|(name, _)| *name);
     for (node, spec) in nodes {
-        let path = dir.join(&spec.definition);
-        let outcome = files
-            .entry(path.clone())
-            .or_insert_with(|| AgentSource::read(&path).map_err(|error| error.to_string()));
-        match outcome {
+        match resolve(node, &spec.definition) {
             Ok(source) => {
-                read.sources.insert(node.to_owned(), source.clone());
+                read.sources.insert(node.to_owned(), source);
             }
             Err(message) => read.problems.push(ValidationError::InvalidField {
                 node: node.to_owned(),
                 field: "definition".to_owned(),
-                reason: message.clone(),
+                reason: message,
             }),
         }
     }

@@ -75,8 +75,33 @@ impl Fleet {
         definitions_dir: &Path,
         options: FleetOptions,
     ) -> Result<Self, FleetError> {
-        let (graph, mut problems) = document.to_graph_with_problems();
+        let (graph, problems) = document.to_graph_with_problems();
         let read = agents::read_definitions(&graph, definitions_dir);
+        Self::resolve(graph, problems, read, options)
+    }
+
+    /// Like [`from_document`](Self::from_document) with the agent definitions' texts already in
+    /// memory, by agent node name (what another process read: the pipeline sends them to the
+    /// agents that review the fleet). They are parsed and checked exactly like files.
+    ///
+    /// # Errors
+    /// [`FleetError::Invalid`] with every problem found; a node whose text is missing is one.
+    pub fn from_definition_texts(
+        document: &GraphDocument,
+        definitions: &BTreeMap<String, String>,
+        options: FleetOptions,
+    ) -> Result<Self, FleetError> {
+        let (graph, problems) = document.to_graph_with_problems();
+        let read = agents::parse_definitions(&graph, definitions);
+        Self::resolve(graph, problems, read, options)
+    }
+
+    fn resolve(
+        graph: DeploymentGraph,
+        mut problems: Vec<cim_domain_graph::ValidationError>,
+        read: agents::ReadDefinitions,
+        options: FleetOptions,
+    ) -> Result<Self, FleetError> {
         let plan = gpus::plan(&graph, &read.sources);
         let translator = translator(&read.sources, &plan, &options)?;
         if let Err(ValidationErrors(found)) = translator.check_graph(&graph) {

@@ -26,8 +26,10 @@
 //! JetStream).
 
 mod backend;
+mod gather;
 mod participant;
 pub mod record;
+pub mod remote;
 pub mod review;
 mod run;
 mod summary;
@@ -37,6 +39,9 @@ pub use backend::{
     Backend, BackendError, EmbeddedBackend, EventStores, KNOWLEDGE_SPACE, NatsBackend,
     REGISTRY_BUCKET,
 };
-pub use run::{NixCheck, Pipeline, PipelineError, PipelineOptions, Progress, deployer_id};
+pub(crate) use participant::review_and_choose;
+pub use run::{
+    AgentParticipation, NixCheck, Pipeline, PipelineError, PipelineOptions, Progress, deployer_id,
+};
 pub use summary::{DeployReport, EventCounts, Step, StepReport, VoteRecord, WrittenFile};
-pub use version::{GraphVersion, content_hash};
+pub use version::{GraphVersion, content_hash, short_version};

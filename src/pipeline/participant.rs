@@ -71,16 +71,10 @@ impl<T: Transport> Participant<T> {
             return (turn, None);
         }
         let capabilities = self.capabilities.iter().map(String::as_str);
-        let (content, choice) = match reviewers.review(capabilities, &context) {
-            Ok(findings) => {
-                let blocking = findings.iter().any(Finding::is_blocking);
+        let (content, choice) = match review_and_choose(reviewers, capabilities, &context) {
+            Ok((findings, choice)) => {
                 let content = serde_json::json!({ "findings": findings }).to_string();
                 turn.findings = findings;
-                let choice = if blocking {
-                    Choice::Against
-                } else {
-                    Choice::For
-                };
                 (content, Some(choice))
             }
             Err(error) => {
@@ -101,6 +95,30 @@ impl<T: Transport> Participant<T> {
             choice,
         });
         (turn, ballot)
+    }
+}
+
+/// Runs the reviewers `capabilities` select and chooses the vote from the findings: against
+/// when any is blocking, for otherwise. One rule for agents in this process and in others.
+///
+/// # Errors
+/// The [`ReviewError`](super::review::ReviewError) of a review that could not be done.
+pub(crate) fn review_and_choose<'a>(
+    reviewers: &'a ReviewerSet,
+    capabilities: impl IntoIterator<Item = &'a str>,
+    context: &ReviewContext<'_>,
+) -> Result<(Vec<Finding>, Choice), super::review::ReviewError> {
+    let findings = reviewers.review(capabilities, context)?;
+    let choice = choice_for(&findings);
+    Ok((findings, choice))
+}
+
+/// The vote findings lead to: against when any is blocking, for otherwise.
+pub(crate) fn choice_for(findings: &[Finding]) -> Choice {
+    if findings.iter().any(Finding::is_blocking) {
+        Choice::Against
+    } else {
+        Choice::For
     }
 }
 

@@ -22,6 +22,11 @@ use super::summary::DeployReport;
 /// Where the facts come from.
 pub const SOURCE: &str = "cim-leaf deploy";
 
+/// `deployment/<version short>`: the subject of every fact about one deployment.
+pub fn deployment_subject(short_version: &str) -> String {
+    format!("deployment/{short_version}")
+}
+
 /// The facts of one deployment.
 pub struct DeploymentFacts {
     /// `deployment/<version short>`.
@@ -35,7 +40,7 @@ pub struct DeploymentFacts {
 impl DeploymentFacts {
     /// The facts of an approved `report`.
     pub fn new(report: &DeployReport) -> Self {
-        let subject = format!("deployment/{}", report.version.short());
+        let subject = deployment_subject(report.version.short());
         let mut assertions = Vec::new();
         let mut add = |id: String, predicate: &str, object: String| {
             // Ids are built from validated names and hashes, well under the length limit.

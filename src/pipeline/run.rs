@@ -1,6 +1,6 @@
 //! [`Pipeline::deploy`]: load, register, propose, discuss, decide, allocate, write, record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,8 +30,10 @@ use cqrs_es::{AggregateContext as _, CqrsFramework, EventStore};
 use uuid::Uuid;
 
 use super::backend::{Backend, EventStores};
-use super::participant::{Participant, Turn};
+use super::gather::{self, AgentReports, MaterialServer};
+use super::participant::{Participant, Turn, choice_for};
 use super::record::{self, DeploymentFacts};
+use super::remote::{RemoteReview, ReviewMaterial, ReviewOutcome};
 use super::review::{ReviewContext, ReviewerSet};
 use super::summary::{DeployReport, EventCounts, Step, StepReport, VoteRecord, WrittenFile};
 use super::version::{GraphVersion, content_hash};
@@ -75,6 +77,28 @@ pub struct PipelineOptions {
     pub nix: NixCheck,
     /// How long every agent's replica may take to show the recorded deployment.
     pub replica_timeout: Duration,
+    /// Where the agents run: in this process (default), or as `cim-leaf agents run`
+    /// processes on the transport.
+    pub agents: AgentParticipation,
+}
+
+/// Where the agents that review a fleet run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AgentParticipation {
+    /// The pipeline runs every agent of the fleet itself: it registers them, reviews and votes
+    /// in their names and holds their knowledge replicas (the embedded default).
+    #[default]
+    InProcess,
+    /// Every agent of the fleet is its own runtime (`cim-leaf agents run`, see
+    /// [`crate::runtime`]) on the same NATS server: the pipeline waits up to `wait` for each to
+    /// be registered (a roll call makes those that started earlier announce again), serves
+    /// them the review material, posts the findings they send into the dialog, counts the
+    /// ballots they cast, and waits up to `wait` again for their findings and for their
+    /// replicas to show the recorded deployment.
+    Remote {
+        /// How long to wait for the agents at each step.
+        wait: Duration,
+    },
 }
 
 impl Default for PipelineOptions {
@@ -86,6 +110,7 @@ impl Default for PipelineOptions {
             reviewers: ReviewerSet::builtin(),
             nix: NixCheck::Detect,
             replica_timeout: Duration::from_secs(10),
+            agents: AgentParticipation::InProcess,
         }
     }
 }
@@ -114,6 +139,17 @@ pub enum PipelineError {
     /// `nix-instantiate` is required but missing.
     #[error(transparent)]
     Nix(#[from] NixToolError),
+    /// Agents of the fleet did not register in time (remote agents).
+    #[error(
+        "agents not registered after {waited:?}: {} (start them with `cim-leaf agents run`)",
+        missing.join(", ")
+    )]
+    AgentsMissing {
+        /// Their names.
+        missing: Vec<String>,
+        /// How long the pipeline waited.
+        waited: Duration,
+    },
     /// The fleet has no agents to review it.
     #[error("the fleet has no agents: nobody can approve it")]
     NoAgents,
@@ -293,8 +329,21 @@ where
 
         steps.start(Step::Register);
         let registry = Registry::open(backend.registry.clone(), PresenceConfig::default()).await?;
+        let remote = match self.options.agents {
+            AgentParticipation::Remote { wait } => Some(wait),
+            AgentParticipation::InProcess => None,
+        };
+        if let Some(wait) = remote {
+            let missing = gather::await_agents(&backend.transport, &registry, fleet, wait).await?;
+            if !missing.is_empty() {
+                return Err(PipelineError::AgentsMissing {
+                    missing,
+                    waited: wait,
+                });
+            }
+        }
         let now = Utc::now();
-        for agent in fleet.agents() {
+        for agent in fleet.agents().iter().filter(|_| remote.is_none()) {
             let definition = &agent.source.definition;
             let known = registry
                 .get(definition.id)
@@ -320,15 +369,22 @@ where
         };
         let deployer = start_replica(deployer_id()).await?;
         let mut replicas = Vec::with_capacity(fleet.agents().len());
-        for agent in fleet.agents() {
+        for agent in fleet.agents().iter().filter(|_| remote.is_none()) {
             replicas.push(start_replica(agent.source.definition.id).await?);
         }
-        steps.finish(format!(
-            "{} agents ({} newly registered), {} knowledge replicas",
-            fleet.agents().len(),
-            events.registrations,
-            replicas.len()
-        ));
+        steps.finish(if remote.is_some() {
+            format!(
+                "{} agent runtimes registered, each with its own knowledge replica",
+                fleet.agents().len()
+            )
+        } else {
+            format!(
+                "{} agents ({} newly registered), {} knowledge replicas",
+                fleet.agents().len(),
+                events.registrations,
+                replicas.len()
+            )
+        });
 
         steps.start(Step::Propose);
         let proposal = ProposalId(Uuid::new_v5(&ID_NAMESPACE, version.as_str().as_bytes()));
@@ -352,6 +408,8 @@ where
             spec,
             nix_tool,
         };
+        let names: BTreeSet<String> = fleet.agents().iter().map(|a| a.node.clone()).collect();
+        let mut reports = None;
         let turns = if already_decided {
             steps.finish(format!("proposal {proposal} was already decided"));
             steps.start(Step::Discuss);
@@ -360,7 +418,15 @@ where
             turns
         } else {
             let mut participants = Vec::with_capacity(fleet.agents().len());
-            for agent in fleet.agents() {
+            let mut _material = None;
+            if remote.is_some() {
+                let material = ReviewMaterial::of(fleet, &version);
+                _material = Some(
+                    MaterialServer::start(backend.transport.clone(), proposal, &material).await?,
+                );
+                reports = Some(AgentReports::subscribe(&backend.transport, proposal).await?);
+            }
+            for agent in fleet.agents().iter().filter(|_| remote.is_none()) {
                 let id = agent.source.definition.id;
                 let voter =
                     cim_agent_coordination::consensus::Voter::new(backend.transport.clone(), id);
@@ -410,19 +476,29 @@ where
             dialog_context.references.graph_version =
                 u64::from_str_radix(version.short().get(..16).unwrap_or(version.short()), 16).ok();
             let reviewers = &self.options.reviewers;
-            // Reviews run together; ballots are cast one by one in agent name order, so which
-            // votes the aggregate counts before an early close does not depend on timing.
-            let reviewed = futures::future::join_all(participants.into_iter().map(|participant| {
-                participant.review(proposal, reviewers, context, &dialog, &dialog_context)
-            }))
-            .await;
-            let mut turns = Vec::with_capacity(reviewed.len());
-            for (mut turn, ballot) in reviewed {
-                if let Some(ballot) = ballot {
-                    ballot.cast(proposal, &mut turn).await;
+            let turns = if let (Some(wait), Some(reports)) = (remote, reports.as_mut()) {
+                let reviews = reports.reviews(&names, wait).await;
+                let turns =
+                    post_remote_reviews(fleet, &reviews, wait, &dialog, &dialog_context).await;
+                await_ballots(&coordinator, proposal, turns, &ids, wait).await?
+            } else {
+                // Reviews run together; ballots are cast one by one in agent name order, so
+                // which votes the aggregate counts before an early close does not depend on
+                // timing.
+                let reviewed =
+                    futures::future::join_all(participants.into_iter().map(|participant| {
+                        participant.review(proposal, reviewers, context, &dialog, &dialog_context)
+                    }))
+                    .await;
+                let mut turns = Vec::with_capacity(reviewed.len());
+                for (mut turn, ballot) in reviewed {
+                    if let Some(ballot) = ballot {
+                        ballot.cast(proposal, &mut turn).await;
+                    }
+                    turns.push(turn);
                 }
-                turns.push(turn);
-            }
+                turns
+            };
             events.dialog = dialog.transcript().len();
             let voted = turns.iter().filter(|t| t.vote.is_ok()).count();
             steps.finish(format!(
@@ -530,19 +606,39 @@ where
         let facts = DeploymentFacts::new(&report);
         report.events.knowledge_facts = record::record(&deployer, &facts).await?;
         let wait = self.options.replica_timeout;
-        let shown = record::await_replicas(&replicas, &facts, wait).await;
+        let (shown, expected) = match reports.as_mut() {
+            Some(reports) => {
+                let count = facts.assertions.len();
+                let shown = reports.shown(&names, &facts.subject, count, wait).await;
+                (shown, names.len())
+            }
+            // An agent runtime follows only the proposals it reviewed: a version decided
+            // before was shown to the runtimes then.
+            None if remote.is_some() => (0, 0),
+            None => (
+                record::await_replicas(&replicas, &facts, wait).await,
+                replicas.len(),
+            ),
+        };
         report.replicas_showing_deployment = shown;
-        if shown < replicas.len() {
+        if shown < expected {
             return Err(PipelineError::NotPropagated {
                 shown,
-                replicas: replicas.len(),
+                replicas: expected,
                 waited: wait,
             });
         }
-        steps.finish(format!(
-            "{} facts recorded, shown in all {shown} agents' replicas",
-            report.events.knowledge_facts
-        ));
+        steps.finish(if expected == 0 {
+            format!(
+                "{} facts recorded; decided before, so the agent runtimes were shown it then",
+                report.events.knowledge_facts
+            )
+        } else {
+            format!(
+                "{} facts recorded, shown in all {shown} agents' replicas",
+                report.events.knowledge_facts
+            )
+        });
         report.steps = std::mem::take(&mut steps.done);
         Ok(report)
     }
@@ -639,6 +735,90 @@ where
         }
         Ok(total)
     }
+}
+
+/// Posts each remote agent's findings into the dialog as its turn, in name order, and returns
+/// the turns with the vote each intends (not counted yet).
+async fn post_remote_reviews<T: Transport>(
+    fleet: &Fleet,
+    reviews: &BTreeMap<String, RemoteReview>,
+    wait: Duration,
+    dialog: &cim_agent_coordination::dialog::DialogChannel<T>,
+    dialog_context: &DialogContext,
+) -> Vec<Turn> {
+    let mut turns = Vec::with_capacity(fleet.agents().len());
+    for agent in fleet.agents() {
+        let (findings, vote, content) = match reviews.get(&agent.node).map(|r| &r.outcome) {
+            Some(ReviewOutcome::Findings(findings)) => (
+                findings.clone(),
+                Ok(choice_for(findings)),
+                Some(serde_json::json!({ "findings": findings })),
+            ),
+            Some(ReviewOutcome::Failed(reason)) => (
+                Vec::new(),
+                Err(reason.clone()),
+                Some(serde_json::json!({ "failed": reason })),
+            ),
+            None => (
+                Vec::new(),
+                Err(format!("sent no review within {wait:?}")),
+                None,
+            ),
+        };
+        if let Some(content) = content
+            && dialog.participants().len() > 1
+        {
+            let message = cim_agent_coordination::dialog::Message::new(
+                dialog.id(),
+                agent.source.definition.id,
+                cim_agent_coordination::dialog::Strategy::Broadcast,
+                content.to_string(),
+            )
+            .with_context(dialog_context.clone());
+            if let Err(error) = dialog.send(&message).await {
+                tracing::warn!(agent = %agent.node, %error, "could not post findings to the dialog");
+            }
+        }
+        turns.push(Turn {
+            name: agent.node.clone(),
+            findings,
+            vote,
+            counted: false,
+        });
+    }
+    turns
+}
+
+/// Waits up to `wait` for the ballot of every agent that intends to vote (or for the proposal
+/// to close), then marks each turn with the ballot the aggregate counted.
+async fn await_ballots<T: Transport, ES: EventStore<Proposal, AC: Send> + 'static>(
+    coordinator: &Coordinator<T, ES>,
+    proposal: ProposalId,
+    mut turns: Vec<Turn>,
+    ids: &BTreeMap<String, AgentId>,
+    wait: Duration,
+) -> Result<Vec<Turn>, PipelineError> {
+    let deadline = Instant::now() + wait;
+    let decided = loop {
+        let state = coordinator.load(proposal).await?;
+        let waiting = turns.iter().any(|turn| {
+            turn.vote.is_ok()
+                && ids
+                    .get(&turn.name)
+                    .is_some_and(|id| !state.ballots().contains_key(id))
+        });
+        if !waiting || state.outcome().is_some() || Instant::now() >= deadline {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    for turn in &mut turns {
+        if let Some(choice) = ids.get(&turn.name).and_then(|id| decided.ballots().get(id)) {
+            turn.vote = Ok(*choice);
+            turn.counted = true;
+        }
+    }
+    Ok(turns)
 }
 
 /// `passed`, `rejected`, ...

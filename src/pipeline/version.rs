@@ -61,8 +61,7 @@ impl GraphVersion {
 
     /// The first 12 hex digits, for display and subject-safe ids.
     pub fn short(&self) -> &str {
-        let digits = self.0.strip_prefix("sha256:").unwrap_or(&self.0);
-        digits.get(..12).unwrap_or(digits)
+        short_version(&self.0)
     }
 }
 
@@ -70,6 +69,13 @@ impl fmt::Display for GraphVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The first 12 hex digits of a version written as `sha256:<hex>` (as announced in a
+/// proposal), for display and subject-safe ids.
+pub fn short_version(version: &str) -> &str {
+    let digits = version.strip_prefix("sha256:").unwrap_or(version);
+    digits.get(..12).unwrap_or(digits)
 }
 
 /// `sha256:<hex>` of `bytes`: how deployed files are identified.

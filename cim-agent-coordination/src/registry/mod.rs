@@ -15,6 +15,8 @@
 //! - **Discovery** by name and by capability, all or online only, ordered by name then id.
 //! - **NATS service**: each agent runtime also runs [`start_agent_service`], so `$SRV.PING`,
 //!   `$SRV.INFO` and `$SRV.STATS` list the fleet's agents with their capabilities.
+//! - **Roll call**: a registry that starts after its agents publishes [`ROLL_CALL`] and every
+//!   agent runtime announces its registration again.
 //! - **Events**: joins, leaves and presence changes are a typed stream ([`Registry::events`]),
 //!   derived from the stored records, so every coordinator following the bucket sees them.
 //!
@@ -26,6 +28,7 @@ mod inbox;
 mod nats_service;
 mod presence;
 mod record;
+mod roll_call;
 mod store;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
@@ -35,4 +38,5 @@ pub use inbox::{ANNOUNCEMENTS, Handled, MAX_ANNOUNCEMENT_BYTES};
 pub use nats_service::{SERVICE_NAME, service_metadata, start_agent_service};
 pub use presence::{Presence, PresenceConfig};
 pub use record::{AgentRecord, key_of};
+pub use roll_call::{ROLL_CALL, call_roll};
 pub use store::{Registry, Scope};
