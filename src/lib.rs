@@ -20,6 +20,7 @@
 pub mod fleet;
 pub mod pipeline;
 pub mod runtime;
+pub mod service;
 
 pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, RecordGrantsError};
 pub use pipeline::{DeployReport, GraphVersion, Pipeline, PipelineError, PipelineOptions};

@@ -28,6 +28,9 @@ enum Command {
     /// Review, agree and deploy a graph: the fleet's agents vote on it; when it passes, GPUs are
     /// allocated, the flake written and the deployment recorded in their shared knowledge.
     Deploy(cli::deploy::DeployArgs),
+    /// Serve deployments over NATS (`cim.deployment.{deploy,update,scale,gpu-agent}`): each
+    /// request changes the graph and the agents review and approve it like `deploy`.
+    Serve(cli::serve::ServeArgs),
     /// Submit, list, show and cancel tasks; `serve` runs the coordinator.
     #[command(subcommand)]
     Tasks(cli::tasks::TasksCommand),
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Gpu(command) => cli::gpu::run(command),
         Command::Tasks(command) => cli::tasks::run(command),
         Command::Deploy(args) => cli::deploy::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,5 +5,6 @@ pub mod agents_k8s;
 pub mod agents_ls;
 pub mod deploy;
 pub mod gpu;
+pub mod serve;
 pub mod tasks;
 pub mod translate;

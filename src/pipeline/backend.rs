@@ -29,9 +29,9 @@ pub trait EventStores: Clone + Send + Sync + 'static {
     /// Consensus proposals.
     type Proposals: EventStore<Proposal, AC: Send> + 'static;
     /// GPU pools (one aggregate per GPU host).
-    type GpuPools: EventStore<GpuPool>;
+    type GpuPools: EventStore<GpuPool, AC: Send> + 'static;
     /// Deployment graphs (one aggregate per graph file).
-    type Graphs: EventStore<DeploymentGraphAggregate>;
+    type Graphs: EventStore<DeploymentGraphAggregate, AC: Send> + 'static;
 
     /// A store of proposals.
     fn proposals(&self) -> Self::Proposals;

@@ -240,6 +240,11 @@ where
         &self.backend
     }
 
+    /// The choices it runs with.
+    pub fn options(&self) -> &PipelineOptions {
+        &self.options
+    }
+
     /// Runs the pipeline on the graph file `graph`, writing into `out` when approved.
     ///
     /// A version already decided (the same graph, same definitions) is not voted on again: its
@@ -254,20 +259,65 @@ where
         out: &Path,
         progress: &dyn Progress,
     ) -> Result<DeployReport, PipelineError> {
+        let started = Instant::now();
+        progress.started(Step::Load);
+        let fleet = Fleet::load(graph, self.options.fleet.clone())?;
+        // The graph's aggregate id: its file name without extension.
+        let stem = graph.file_stem().map(|stem| stem.to_string_lossy());
+        self.deploy_loaded(
+            &fleet,
+            &graph_id(stem.as_deref().unwrap_or_default()),
+            out,
+            progress,
+            started,
+        )
+        .await
+    }
+
+    /// Runs the pipeline on a fleet already loaded (the deployment service keeps its graph in
+    /// memory), recording the graph as the `DeploymentGraph` aggregate `graph_id` (characters
+    /// other than ASCII letters, digits, `-` and `_` become `-`).
+    ///
+    /// # Errors
+    /// As [`deploy`](Self::deploy).
+    pub async fn deploy_fleet(
+        &self,
+        fleet: &Fleet,
+        graph_id: &str,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> Result<DeployReport, PipelineError> {
+        progress.started(Step::Load);
+        self.deploy_loaded(
+            fleet,
+            &self::graph_id(graph_id),
+            out,
+            progress,
+            Instant::now(),
+        )
+        .await
+    }
+
+    async fn deploy_loaded(
+        &self,
+        fleet: &Fleet,
+        graph_id: &str,
+        out: &Path,
+        progress: &dyn Progress,
+        started: Instant,
+    ) -> Result<DeployReport, PipelineError> {
         let mut steps = Steps {
             progress,
             done: Vec::new(),
-            current: None,
+            current: Some((Step::Load, started)),
         };
-        steps.start(Step::Load);
-        let fleet = Fleet::load(graph, self.options.fleet.clone())?;
         let spec = fleet.translate()?;
         let nix_tool = match &self.options.nix {
             NixCheck::Detect => NixTool::detect()?,
             NixCheck::RnixOnly => None,
             NixCheck::Tool(tool) => Some(tool.clone()),
         };
-        let version = GraphVersion::of(&fleet);
+        let version = GraphVersion::of(fleet);
         if fleet.agents().is_empty() {
             return Err(PipelineError::NoAgents);
         }
@@ -282,37 +332,15 @@ where
             fleet.agents().len(),
             version.short()
         ));
-        // The graph's aggregate id: its file name without extension, limited to characters
-        // every event store accepts in an id.
-        let graph_id: String = graph
-            .file_stem()
-            .map(|stem| stem.to_string_lossy())
-            .unwrap_or_default()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let graph_id = if graph_id.is_empty() {
-            "graph".to_owned()
-        } else {
-            graph_id
-        };
-        let report = self
-            .decide_and_deploy(
-                &fleet,
-                &spec,
-                nix_tool.as_ref(),
-                (version, &graph_id),
-                out,
-                &mut steps,
-            )
-            .await?;
-        Ok(report)
+        self.decide_and_deploy(
+            fleet,
+            &spec,
+            nix_tool.as_ref(),
+            (version, graph_id),
+            out,
+            &mut steps,
+        )
+        .await
     }
 
     async fn decide_and_deploy(
@@ -819,6 +847,26 @@ async fn await_ballots<T: Transport, ES: EventStore<Proposal, AC: Send> + 'stati
         }
     }
     Ok(turns)
+}
+
+/// An aggregate id every event store accepts: ASCII letters, digits, `-` and `_` kept, anything
+/// else `-`; `graph` when nothing is left.
+fn graph_id(name: &str) -> String {
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if id.is_empty() {
+        "graph".to_owned()
+    } else {
+        id
+    }
 }
 
 /// `passed`, `rejected`, ...
