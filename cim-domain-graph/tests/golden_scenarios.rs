@@ -197,3 +197,38 @@ fn a_load_balancer_gets_upstreams_and_monitoring_gets_exporters() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn nvidia_hosts_get_the_driver_stack_their_generation_needs() -> TestResult {
+    let spec = check_golden("gpu-hosts")?;
+    let ada = file(&spec, "hosts/infer-1.nix")?;
+    assert!(ada.contains("open = true;"), "{ada}");
+    assert!(ada.contains(r#"videoDrivers = [ "nvidia" ];"#), "{ada}");
+    assert!(ada.contains("nvidiaPersistenced = true;"), "{ada}");
+    assert!(ada.contains("graphics.enable = true;"), "{ada}");
+    assert!(ada.contains("allowUnfreePredicate = pkg:"), "{ada}");
+    assert!(!ada.contains("allowUnfree ="), "{ada}");
+    assert!(!ada.contains("datacenter"), "{ada}");
+    assert!(!ada.contains("nvidia-dc"), "{ada}");
+    let hopper = file(&spec, "hosts/train-1.nix")?;
+    assert!(hopper.contains("datacenter.enable = true;"), "{hopper}");
+    assert!(!hopper.contains("videoDrivers"), "{hopper}");
+    assert!(hopper.contains(r#""fabricmanager""#), "{hopper}");
+    let volta = file(&spec, "hosts/legacy-1.nix")?;
+    assert!(volta.contains("open = false;"), "{volta}");
+    let monitoring = file(&spec, "hosts/mon-1.nix")?;
+    assert!(!monitoring.contains("hardware"), "{monitoring}");
+    assert!(
+        monitoring.contains(r#"job_name = "nvidia-gpu";"#),
+        "{monitoring}"
+    );
+    assert!(
+        monitoring.contains(r#"targets = [ "10.0.5.2:9835" "10.0.5.4:9835" "10.0.5.3:9835" ];"#),
+        "{monitoring}"
+    );
+    for gpu_host in [ada, hopper, volta] {
+        assert!(gpu_host.contains("nvidia-gpu.enable = true;"), "{gpu_host}");
+        assert!(gpu_host.contains("9835"), "{gpu_host}");
+    }
+    Ok(())
+}

@@ -13,7 +13,7 @@ use crate::graph::DeploymentGraph;
 use crate::node::{DeploymentNode, DeploymentNodeType};
 use crate::translate::{
     GraphToNixTranslator, HostModule, HostModules, NixDeploymentSpec, NodeTranslatorRegistry,
-    TranslationContext, TranslationError, edges,
+    TranslationContext, TranslationError, edges, nvidia,
 };
 use crate::validate::{ValidationError, ValidationErrors, collect_problems};
 
@@ -81,6 +81,11 @@ impl FlakeTranslator {
         let mut problems = Vec::new();
         collect_problems(graph, &mut problems);
         let context = TranslationContext::new(graph, &self.registry);
+        for host in graph.nodes() {
+            if let DeploymentNodeType::Host(spec) = &host.node_type {
+                problems.extend(nvidia::check(&host.name, spec));
+            }
+        }
         for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
             match self.registry.get(kind) {
@@ -112,6 +117,9 @@ impl FlakeTranslator {
         let mut modules = HostModules::new(hosts.iter().map(|h| h.name.as_str()));
         for host in &hosts {
             host_basics(host, modules.get_mut(&host.name)?);
+            if let DeploymentNodeType::Host(spec) = &host.node_type {
+                nvidia::apply(&host.name, spec, modules.get_mut(&host.name)?)?;
+            }
         }
         let mut failures = Vec::new();
         for node in sorted_nodes(graph) {

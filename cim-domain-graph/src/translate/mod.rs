@@ -21,7 +21,9 @@
 //!   proxying to it; its port is opened.
 //! - `storage`: `fileSystems."<mount point>"` (a device, or a bind mount).
 //! - `monitoring`: Prometheus with a scrape job per exporter, and the exporters enabled on every
-//!   host it `manages` (directly or through a node on it).
+//!   host it `manages` (directly or through a node on it); hosts with NVIDIA GPUs also get the
+//!   `nvidia-gpu` exporter.
+//! - hosts with NVIDIA GPUs: the driver stack ([`nvidia`]).
 //! - edges, whatever the kinds: `depends_on` on one host → `after` + `requires`;
 //!   `connects_to`/`load_balances`/`publishes_to`/`subscribes_to` from another host → the port
 //!   opened on the target's host, and only then; `mounts_volume` → `RequiresMountsFor`.
@@ -49,6 +51,7 @@ mod error;
 mod flake;
 mod host_module;
 mod node_translator;
+pub mod nvidia;
 mod spec;
 
 pub use context::TranslationContext;
