@@ -1,7 +1,7 @@
 //! The generated host modules set only options that exist, with values of their types: each
 //! `hosts/<host>.nix` (and `modules/common.nix`) is evaluated with `nix-instantiate` and checked
-//! against option declarations written with the types nixpkgs (`tests/options/nixos.nix`) gives
-//! them. The checker (`tests/options/types.nix`) is shown to refuse undeclared options and
+//! against option declarations written with the types nixpkgs (`tests/options/nixos.nix`) or,
+//! for Macs, nix-darwin (`tests/options/darwin.nix`) gives them. The checker (`tests/options/types.nix`) is shown to refuse undeclared options and
 //! wrongly typed values, so a pass means something.
 
 use std::path::{Path, PathBuf};
@@ -50,9 +50,9 @@ fn problems(
   t = import ./types.nix;
   module = ({text});
   config = if builtins.isFunction module
-    then module {{ config = {{ }}; lib = t.lib; pkgs = {{ }}; inputs = {{ }}; }}
+    then module {{ config = {{ }}; lib = t.lib; pkgs = t.pkgs; inputs = {{ }}; }}
     else module;
-in t.check "" (import ./{declarations}) config"#
+in t.check "" (import ./{declarations}) (builtins.removeAttrs config [ "imports" ])"#
     );
     let value = tool.eval_json(declarations, &expr)?;
     let list = value.as_array().ok_or("the checker returned no list")?;
@@ -124,7 +124,7 @@ fn the_unfree_predicate_allows_the_nvidia_driver_and_nothing_else() -> TestResul
         let expr = format!(
             r#"let
   t = import ./types.nix;
-  config = ({text}) {{ config = {{ }}; lib = t.lib; pkgs = {{ }}; inputs = {{ }}; }};
+  config = ({text}) {{ config = {{ }}; lib = t.lib; pkgs = t.pkgs; inputs = {{ }}; }};
   allowed = config.nixpkgs.config.allowUnfreePredicate;
 in map allowed [
   {{ name = "nvidia-x11-570.86.16-6.12.10"; }}
@@ -139,5 +139,92 @@ in map allowed [
         let expected = serde_json::json!([true, true, datacenter, false, false, false]);
         assert_eq!(value, expected, "{host}");
     }
+    Ok(())
+}
+
+#[test]
+fn a_mac_sets_only_declared_nix_darwin_options_and_its_hub_only_nixos_ones() -> TestResult {
+    let Some(tool) = tool()? else {
+        return Ok(());
+    };
+    let spec = translate("mac-studio")?;
+    let mac = spec
+        .file("hosts/studio-1.nix")
+        .ok_or("studio-1 not rendered")?;
+    let found = problems(&tool, "darwin.nix", mac)?;
+    assert!(found.is_empty(), "{found:#?}");
+    // The Mac's module is not a NixOS one: checked as NixOS it fails on launchd.
+    let as_nixos = problems(&tool, "nixos.nix", mac)?;
+    assert!(
+        as_nixos
+            .iter()
+            .any(|p| p.starts_with("launchd: no such option")),
+        "{as_nixos:#?}"
+    );
+    for nixos in ["hosts/hub-1.nix", "modules/common.nix"] {
+        let text = spec.file(nixos).ok_or("not rendered")?;
+        let found = problems(&tool, "nixos.nix", text)?;
+        assert!(found.is_empty(), "{nixos}: {found:#?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_shipped_darwin_agent_module_renders_options_nix_darwin_declares() -> TestResult {
+    let Some(tool) = tool()? else {
+        return Ok(());
+    };
+    let expr = r#"let
+  t = import ./types.nix;
+  module = import ../../../nix/darwin/agent.nix {
+    lib = t.lib;
+    config.services.cim-agent = {
+      package = "/nix/store/0000-cim-leaf";
+      agents.sage = {
+        agentFile = "/nix/store/0000-sage.md";
+        agentId = null;
+        natsUrl = "nats://127.0.0.1:4222";
+        ollamaUrl = "http://127.0.0.1:11434";
+        uid = 541;
+        dataDir = "/var/lib/cim-agent/sage";
+        logLevel = "info";
+        logFormat = "json";
+        extraEnv = { };
+      };
+    };
+  };
+  config = module.config.content;
+in {
+  condition = module.config.condition;
+  problems = t.check "" (builtins.removeAttrs (import ./darwin.nix) [ "services" ]) config;
+  daemon = config.launchd.daemons.cim-agent-sage.serviceConfig;
+  user = config.users.users._cim-agent-sage;
+  known = config.users.knownUsers;
+}"#;
+    let value = tool.eval_json("darwin agent module", expr)?;
+    assert_eq!(value["condition"], Value::Bool(true));
+    assert_eq!(value["problems"], serde_json::json!([]), "{value:#}");
+    let daemon = &value["daemon"];
+    assert_eq!(
+        daemon["ProgramArguments"],
+        serde_json::json!([
+            "/nix/store/0000-cim-leaf/bin/cim-leaf",
+            "agents",
+            "run",
+            "--agent-file",
+            "/nix/store/0000-sage.md",
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+            "--data-dir",
+            "/var/lib/cim-agent/sage",
+            "--ollama-url",
+            "http://127.0.0.1:11434"
+        ])
+    );
+    assert_eq!(daemon["UserName"], "_cim-agent-sage");
+    assert_eq!(daemon["KeepAlive"], true);
+    assert_eq!(value["user"]["uid"], 541);
+    assert_eq!(value["user"]["home"], "/var/lib/cim-agent/sage");
+    assert_eq!(value["known"], serde_json::json!(["_cim-agent-sage"]));
     Ok(())
 }

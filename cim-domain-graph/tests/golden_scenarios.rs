@@ -232,3 +232,41 @@ fn nvidia_hosts_get_the_driver_stack_their_generation_needs() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_mac_becomes_a_nix_darwin_configuration_with_nats_as_a_launchd_daemon() -> TestResult {
+    let spec = check_golden("mac-studio")?;
+    let flake = file(&spec, "flake.nix")?;
+    assert!(
+        flake.contains("darwinConfigurations.studio-1 = inputs.nix-darwin.lib.darwinSystem"),
+        "{flake}"
+    );
+    assert!(
+        flake.contains("nixosConfigurations.hub-1 = nixpkgs.lib.nixosSystem"),
+        "{flake}"
+    );
+    assert!(!flake.contains("nixosConfigurations.studio-1"), "{flake}");
+    assert!(
+        flake.contains(r#"inputs.nixpkgs.follows = "nixpkgs";"#),
+        "{flake}"
+    );
+    let mac = file(&spec, "hosts/studio-1.nix")?;
+    assert!(mac.contains(r#"hostPlatform = "aarch64-darwin";"#), "{mac}");
+    assert!(mac.contains("stateVersion = 6;"), "{mac}");
+    assert!(mac.contains("launchd.daemons.nats"), "{mac}");
+    assert!(mac.contains(r#"UserName = "_cim-nats";"#), "{mac}");
+    assert!(mac.contains("nats-leaf://10.0.1.1:7422"), "{mac}");
+    assert!(mac.contains(r#"knownUsers = [ "_cim-nats" ];"#), "{mac}");
+    for nixos_only in [
+        "services.nats",
+        "systemd",
+        "firewall",
+        "hardware",
+        "nixosModules",
+    ] {
+        assert!(!mac.contains(nixos_only), "{nixos_only} in {mac}");
+    }
+    let hub = file(&spec, "hosts/hub-1.nix")?;
+    assert!(hub.contains("leafnodes.port = 7422;"), "{hub}");
+    Ok(())
+}

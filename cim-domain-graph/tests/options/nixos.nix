@@ -1,6 +1,7 @@
 # The NixOS options the generated host modules set, declared with the types nixpkgs gives them
 # (nixos/modules/...: networking, hardware/video/nvidia.nix, hardware/graphics.nix,
-# services/x11/xserver.nix, services/monitoring/prometheus, misc/nixpkgs.nix).
+# services/x11/xserver.nix, services/networking/nats.nix, services/monitoring/prometheus,
+# misc/nixpkgs.nix).
 let
   t = import ./types.nix;
   inherit (t) mkOption;
@@ -57,6 +58,14 @@ in
     xserver = {
       enable = mkOption t.bool;
       videoDrivers = mkOption (t.listOf t.str);
+    };
+    nats = {
+      enable = mkOption t.bool;
+      serverName = mkOption t.str;
+      port = mkOption t.port;
+      jetstream = mkOption t.bool;
+      dataDir = mkOption t.path;
+      settings = mkOption (t.attrsOf (t.leaf "JSON value" (v: true)));
     };
     prometheus = {
       enable = mkOption t.bool;

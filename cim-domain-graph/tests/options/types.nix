@@ -53,10 +53,17 @@ rec {
       else [ "${path}: not a function" ];
   };
 
+  # `declarations`, or a module function `{ name, ... }: { options = ...; }` as nixpkgs takes.
   submodule = declarations: {
     name = "submodule";
-    errors = path: v: check path declarations v;
+    errors = path: v:
+      check path
+        (if isFunction declarations then (declarations { name = "<name>"; }).options
+         else declarations)
+        v;
   };
+
+  package = leaf "package" (v: isAttrs v || (isString v && builtins.substring 0 11 v == "/nix/store/"));
 
   # Every problem of `value` against `declarations`, as strings naming the option path.
   check = prefix: declarations: value:
@@ -72,10 +79,26 @@ rec {
       else if declared ? _option then declared.type.errors at value.${name}
       else check at declared value.${name}) (attrNames value));
 
-  # Just the part of nixpkgs' `lib` generated modules use.
+  # Just the part of nixpkgs' `lib` generated modules and the shipped modules use; `mkOption`
+  # and `types` give the declarations above.
   lib = {
+    mkOption = o: mkOption o.type;
+    types = { inherit bool str int port path enum nullOr either listOf attrsOf submodule package; };
+    mkIf = condition: content: { _type = "if"; inherit condition content; };
+    optionals = c: l: if c then l else [ ];
+    inherit (builtins) attrNames;
+    nameValuePair = name: value: { inherit name value; };
+    mapAttrs' = f: set: builtins.listToAttrs (map (n: f n set.${n}) (attrNames set));
+    getExe = x: "${x.outPath}/bin/${x.meta.mainProgram}";
     getName = x:
       let parse = drv: (builtins.parseDrvName drv).name;
       in if isString x then parse x else x.pname or (parse x.name);
+  };
+
+  # Just the packages and builders generated modules use, as store paths.
+  pkgs = {
+    nats-server = { outPath = "/nix/store/0000-nats-server"; meta.mainProgram = "nats-server"; };
+    writeText = name: text:
+      assert isString text; "/nix/store/0000-${name}";
   };
 }
