@@ -40,6 +40,18 @@ pub const UNFREE_PACKAGES: [&str; 3] = ["nvidia-persistenced", "nvidia-settings"
 /// driver branch (`nvidia-dc`) and NVIDIA fabric manager (`fabricmanager`).
 pub const DATACENTER_UNFREE_PACKAGES: [&str; 2] = ["fabricmanager", "nvidia-dc"];
 
+/// The attribute of nixpkgs' NVIDIA GPU exporter (nvidia_gpu_exporter) under
+/// `services.prometheus.exporters`, enabled on GPU hosts a monitoring node watches.
+pub const NVIDIA_GPU_EXPORTER: &str = "nvidia-gpu";
+
+/// The port that exporter listens on by default.
+pub const NVIDIA_GPU_EXPORTER_PORT: u16 = 9835;
+
+/// Whether `spec` declares NVIDIA GPUs the driver stack can serve (see [`plan`]).
+pub fn has_driver_stack(host: &str, spec: &HostSpec) -> bool {
+    matches!(plan(host, spec), Ok(Some(_)))
+}
+
 /// What a host's NVIDIA GPUs need from the driver stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NvidiaStack {

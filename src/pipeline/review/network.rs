@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cim_domain_graph::translate::connection_port;
+use cim_domain_graph::translate::{connection_port, nvidia};
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
 use super::firewall::opened_tcp_ports;
@@ -17,7 +17,8 @@ use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 ///   `publishes_to`, `subscribes_to`);
 /// - a load balancer's port (the fleet's way in);
 /// - a clustered message bus's cluster port;
-/// - the exporter ports of hosts a monitoring node on another host `manages`.
+/// - the exporter ports of hosts a monitoring node on another host `manages` (with the NVIDIA
+///   GPU exporter's on hosts with NVIDIA GPUs).
 ///
 /// A port opened that nothing needs is blocking (an exposed service no edge accounts for); a
 /// port needed but closed is blocking (the connection would be refused).
@@ -135,6 +136,14 @@ fn needed_ports(graph: &DeploymentGraph) -> BTreeMap<String, BTreeMap<u16, Strin
                         }
                         let why = format!("{name} scraping {watched}");
                         need(watched.clone(), exporter.port(), why);
+                    }
+                    let gpu_host = graph.node(&watched).is_some_and(|host| {
+                        matches!(&host.node_type, DeploymentNodeType::Host(spec)
+                            if nvidia::has_driver_stack(&watched, spec))
+                    });
+                    if gpu_host {
+                        let why = format!("{name} scraping the GPU metrics of {watched}");
+                        need(watched.clone(), nvidia::NVIDIA_GPU_EXPORTER_PORT, why);
                     }
                 }
             }

@@ -7,6 +7,7 @@ use cim_domain_nix::{AttrSet, Expr, attrs, list};
 use super::wrong_kind;
 use crate::edge::DeploymentEdgeType;
 use crate::node::{DeploymentNode, DeploymentNodeType, Exporter};
+use crate::translate::nvidia::{NVIDIA_GPU_EXPORTER, NVIDIA_GPU_EXPORTER_PORT};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError, nvidia};
 
 /// Translates `monitoring` nodes into `services.prometheus` and its exporters.
@@ -118,12 +119,6 @@ impl NodeTranslator for MonitoringTranslator {
         Ok(())
     }
 }
-
-/// The exporter's attribute under `services.prometheus.exporters` in nixpkgs.
-const NVIDIA_GPU_EXPORTER: &str = "nvidia-gpu";
-
-/// The port nixpkgs' `nvidia-gpu` exporter listens on by default.
-const NVIDIA_GPU_EXPORTER_PORT: u16 = 9835;
 
 fn exporter_config(exporter: Exporter) -> Expr {
     let mut config = AttrSet::new();
