@@ -288,7 +288,7 @@ async fn over_nats_the_example_fleet_is_approved_and_a_rerun_records_nothing() -
     .await?;
     assert_approved(&first, &dir.path().join("a"))?;
     assert_eq!(first.events.proposal, 8);
-    assert_eq!(first.events.knowledge_facts, 17);
+    assert_eq!(first.events.knowledge_facts, 18);
 
     // A second process: a new connection, the same server.
     let again = NatsBackend::connect(&server.url()).await?;
