@@ -119,7 +119,7 @@ fn the_unfree_predicate_allows_the_nvidia_driver_and_nothing_else() -> TestResul
     let spec = translate("gpu-hosts")?;
     for (host, datacenter) in [("infer-1", false), ("train-1", true)] {
         let text = spec
-            .file(&format!("hosts/{host}.nix"))
+            .file(format!("hosts/{host}.nix"))
             .ok_or("host not rendered")?;
         let expr = format!(
             r#"let

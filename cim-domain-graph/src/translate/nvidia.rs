@@ -88,13 +88,31 @@ fn nvidia_groups(spec: &HostSpec) -> impl Iterator<Item = &DeclaredGpu> {
         .filter(|gpu| gpu.vendor == DeclaredVendor::Nvidia)
 }
 
+/// GPUs of one host that need both kinds of kernel module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{old_model}` (compute capability {old}) needs NVIDIA's proprietary kernel modules and \
+     `{new_model}` (compute capability {new}) the open ones; one host loads only one kind: put \
+     them on different hosts"
+)]
+pub struct MixedKernelModules {
+    /// The oldest GPU's model.
+    pub old_model: String,
+    /// Its compute capability (before Turing).
+    pub old: ComputeCapability,
+    /// The newest GPU's model.
+    pub new_model: String,
+    /// Its compute capability (Blackwell or later).
+    pub new: ComputeCapability,
+}
+
 /// The driver stack for `spec`'s NVIDIA GPUs, `Ok(None)` when it declares none.
 ///
 /// # Errors
-/// An [`ValidationError::InvalidField`] naming `host` when its GPUs need both kinds of kernel
-/// module (one before Turing, one Blackwell or later). Unparsable compute capabilities are
-/// left to the inventory check, which reports them.
-pub fn plan(host: &str, spec: &HostSpec) -> Result<Option<NvidiaStack>, ValidationError> {
+/// [`MixedKernelModules`] when its GPUs need both kinds of kernel module (one before Turing,
+/// one Blackwell or later). Unparsable compute capabilities are left to the inventory check,
+/// which reports them.
+pub fn plan(_host: &str, spec: &HostSpec) -> Result<Option<NvidiaStack>, MixedKernelModules> {
     let mut any = false;
     let mut datacenter = false;
     let mut oldest: Option<(ComputeCapability, &str)> = None;
@@ -122,14 +140,11 @@ pub fn plan(host: &str, spec: &HostSpec) -> Result<Option<NvidiaStack>, Validati
     let needs_proprietary = oldest.filter(|(cc, _)| *cc < OPEN_MODULES_FROM);
     let needs_open = newest.filter(|(cc, _)| *cc >= OPEN_MODULES_ONLY_FROM);
     if let (Some((old, old_model)), Some((new, new_model))) = (needs_proprietary, needs_open) {
-        return Err(ValidationError::InvalidField {
-            node: host.to_owned(),
-            field: "gpus".to_owned(),
-            reason: format!(
-                "`{old_model}` (compute capability {old}) needs NVIDIA's proprietary kernel \
-                 modules and `{new_model}` (compute capability {new}) the open ones; one \
-                 host loads only one kind: put them on different hosts"
-            ),
+        return Err(MixedKernelModules {
+            old_model: old_model.to_owned(),
+            old,
+            new_model: new_model.to_owned(),
+            new,
         });
     }
     Ok(Some(NvidiaStack {
@@ -138,9 +153,16 @@ pub fn plan(host: &str, spec: &HostSpec) -> Result<Option<NvidiaStack>, Validati
     }))
 }
 
-/// The problems of `host`'s NVIDIA GPUs (see [`plan`]).
+/// The problem of `host`'s NVIDIA GPUs, if any (see [`plan`]): an
+/// [`ValidationError::InvalidField`] naming the host and `gpus`.
 pub fn check(host: &str, spec: &HostSpec) -> Option<ValidationError> {
-    plan(host, spec).err()
+    plan(host, spec)
+        .err()
+        .map(|error| ValidationError::InvalidField {
+            node: host.to_owned(),
+            field: "gpus".to_owned(),
+            reason: error.to_string(),
+        })
 }
 
 /// `pkg: builtins.elem (lib.getName pkg) [ <names> ]`: [`UNFREE_PACKAGES`], and
@@ -209,7 +231,15 @@ mod tests {
             "h",
             &host(&[("Tesla P100", "6.0"), ("NVIDIA B200", "10.0")]),
         );
-        assert!(matches!(mixed, Err(ValidationError::InvalidField { node, .. }) if node == "h"));
+        assert!(
+            matches!(&mixed, Err(e) if e.old_model == "Tesla P100"),
+            "{mixed:?}"
+        );
+        let problem = check(
+            "h",
+            &host(&[("Tesla P100", "6.0"), ("NVIDIA B200", "10.0")]),
+        );
+        assert!(matches!(problem, Some(ValidationError::InvalidField { node, .. }) if node == "h"));
     }
 
     #[test]
