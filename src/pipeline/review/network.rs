@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cim_domain_graph::translate::{connection_port, nvidia};
+use cim_domain_graph::translate::{connection_port, darwin, nvidia};
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
 use super::firewall::opened_tcp_ports;
@@ -21,7 +21,8 @@ use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 ///   GPU exporter's on hosts with NVIDIA GPUs).
 ///
 /// A port opened that nothing needs is blocking (an exposed service no edge accounts for); a
-/// port needed but closed is blocking (the connection would be refused).
+/// port needed but closed is blocking (the connection would be refused). Macs (nix-darwin
+/// hosts) are not reviewed: they have no port firewall.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NetworkReviewer;
 
@@ -38,6 +39,8 @@ impl Reviewer for NetworkReviewer {
         let mut hosts: Vec<&str> = graph
             .nodes()
             .filter(|n| n.node_type.is_host())
+            // A Mac (nix-darwin) has no port firewall to open or close.
+            .filter(|n| darwin::darwin_spec(n).is_none())
             .map(|n| n.name.as_str())
             .collect();
         hosts.sort_unstable();
