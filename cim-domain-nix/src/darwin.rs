@@ -254,3 +254,57 @@ pub fn nats_daemon(services_nats: &Expr) -> Result<(LaunchdDaemon, DarwinUser), 
         .working_directory(data_dir);
     Ok((daemon, user))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NatsServer, render};
+
+    #[test]
+    fn bad_daemons_and_users_are_typed_errors() {
+        assert!(matches!(
+            LaunchdDaemon::new("", vec![Expr::from("/bin/true")]),
+            Err(NixError::InvalidOptionValue { .. })
+        ));
+        assert!(matches!(
+            LaunchdDaemon::new("x", Vec::new()),
+            Err(NixError::InvalidOptionValue { .. })
+        ));
+        assert!(matches!(
+            DarwinUser::new("_x", 99, "/var/lib/x", "x"),
+            Err(NixError::InvalidOptionValue { option, .. }) if option == "users.users._x.uid"
+        ));
+        assert!(matches!(
+            DarwinUser::new("_x", 600, "var/lib/x", "x"),
+            Err(NixError::InvalidOptionValue { .. })
+        ));
+        assert!(matches!(
+            nats_daemon(&Expr::from("nats")),
+            Err(NixError::InvalidOptionValue { .. })
+        ));
+    }
+
+    #[test]
+    fn nats_settings_become_the_daemon_config_file() -> Result<(), NixError> {
+        let server = NatsServer::new()
+            .server_name("bus")
+            .port(4223)?
+            .jetstream(Some("/srv/nats".to_owned()))
+            .monitoring(8222)?;
+        let (daemon, user) = nats_daemon(&server.to_expr())?;
+        assert_eq!(user.name(), NATS_USER);
+        let text = render(&daemon.to_expr());
+        for wanted in [
+            "server_name = \"bus\";",
+            "port = 4223;",
+            "jetstream.store_dir = \"/srv/nats\";",
+            "http_port = 8222;",
+            "UserName = \"_cim-nats\";",
+            "WorkingDirectory = \"/srv/nats\";",
+            "StandardErrorPath = \"/srv/nats/nats.log\";",
+        ] {
+            assert!(text.contains(wanted), "{wanted} in {text}");
+        }
+        Ok(())
+    }
+}
