@@ -200,6 +200,7 @@ in {
   daemon = config.launchd.daemons.cim-agent-sage.serviceConfig;
   user = config.users.users._cim-agent-sage;
   known = config.users.knownUsers;
+  activation = config.system.activationScripts.postActivation.text;
 }"#;
     let value = tool.eval_json("darwin agent module", expr)?;
     assert_eq!(value["condition"], Value::Bool(true));
@@ -226,5 +227,10 @@ in {
     assert_eq!(value["user"]["uid"], 541);
     assert_eq!(value["user"]["home"], "/var/lib/cim-agent/sage");
     assert_eq!(value["known"], serde_json::json!(["_cim-agent-sage"]));
+    assert_eq!(
+        value["activation"],
+        "mkdir -p '/var/lib/cim-agent/sage'\nchown '_cim-agent-sage:_cim-agent-sage' \
+         '/var/lib/cim-agent/sage'\nchmod 0750 '/var/lib/cim-agent/sage'\n"
+    );
     Ok(())
 }

@@ -257,6 +257,7 @@ fn a_mac_becomes_a_nix_darwin_configuration_with_nats_as_a_launchd_daemon() -> T
     assert!(mac.contains(r#"UserName = "_cim-nats";"#), "{mac}");
     assert!(mac.contains("nats-leaf://10.0.1.1:7422"), "{mac}");
     assert!(mac.contains(r#"knownUsers = [ "_cim-nats" ];"#), "{mac}");
+    assert!(mac.contains(r"mkdir -p '/var/lib/nats'"), "{mac}");
     for nixos_only in [
         "services.nats",
         "systemd",

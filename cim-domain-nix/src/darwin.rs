@@ -160,6 +160,15 @@ impl DarwinUser {
         &self.name
     }
 
+    /// Shell lines that create the home (mode 0750, owned by the user), for
+    /// `system.activationScripts.postActivation.text`: macOS does not create a home outside
+    /// `/Users` for a service account by itself.
+    pub fn activation_script(&self) -> String {
+        let home = shell_quote(&self.home);
+        let owner = shell_quote(&format!("{0}:{0}", self.name));
+        format!("mkdir -p {home}\nchown {owner} {home}\nchmod 0750 {home}\n")
+    }
+
     /// `(path, value)` of the user and the group; the name also goes into
     /// `users.knownUsers`/`users.knownGroups` (see [`KNOWN_USERS`], [`KNOWN_GROUPS`]).
     pub fn options(&self) -> Vec<(AttrPath, Expr)> {
@@ -186,6 +195,15 @@ impl DarwinUser {
         ]
     }
 }
+
+/// `text` single-quoted for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// `system.activationScripts.postActivation.text`: shell run as root at the end of every
+/// activation (nix-darwin runs only its named scripts, this one last).
+pub const POST_ACTIVATION: [&str; 4] = ["system", "activationScripts", "postActivation", "text"];
 
 /// `users.knownUsers`: the users nix-darwin manages.
 pub const KNOWN_USERS: [&str; 2] = ["users", "knownUsers"];

@@ -119,6 +119,15 @@ in
       }
     ) cfg.agents;
 
+    # macOS creates no home outside /Users for a service account: make each data directory.
+    system.activationScripts.postActivation.text = lib.concatStrings (
+      lib.mapAttrsToList (name: agent: ''
+        mkdir -p ${lib.escapeShellArg agent.dataDir}
+        chown ${lib.escapeShellArg "${userName name}:${userName name}"} ${lib.escapeShellArg agent.dataDir}
+        chmod 0750 ${lib.escapeShellArg agent.dataDir}
+      '') cfg.agents
+    );
+
     launchd.daemons = lib.mapAttrs' (
       name: agent:
       lib.nameValuePair "cim-agent-${name}" {

@@ -20,6 +20,9 @@ in
   };
   nixpkgs.hostPlatform = mkOption (t.either t.str (t.attrsOf t.str));
   # nix-darwin: `types.ints.between 1 config.system.maxStateVersion`.
+  system.activationScripts = mkOption (t.attrsOf (t.submodule {
+    text = mkOption t.str;
+  }));
   system.stateVersion = mkOption (t.leaf "integer between 1 and 6" (v: t.isInt v && v >= 1 && v <= 6));
   nix.settings = {
     _freeformType = t.leaf "anything" (v: true);

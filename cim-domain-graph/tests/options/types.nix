@@ -89,6 +89,9 @@ rec {
     inherit (builtins) attrNames;
     nameValuePair = name: value: { inherit name value; };
     mapAttrs' = f: set: builtins.listToAttrs (map (n: f n set.${n}) (attrNames set));
+    concatStrings = builtins.concatStringsSep "";
+    mapAttrsToList = f: set: map (n: f n set.${n}) (attrNames set);
+    escapeShellArg = a: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'";
     getExe = x: "${x.outPath}/bin/${x.meta.mainProgram}";
     getName = x:
       let parse = drv: (builtins.parseDrvName drv).name;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use cim_domain_nix::darwin::{KNOWN_GROUPS, KNOWN_USERS, nats_daemon};
+use cim_domain_nix::darwin::{KNOWN_GROUPS, KNOWN_USERS, POST_ACTIVATION, nats_daemon};
 use cim_domain_nix::{NatsCluster, NatsServer};
 
 use super::{limit_resources, wrong_kind};
@@ -77,6 +77,7 @@ impl NodeTranslator for MessageBusTranslator {
                 module.set(path, value);
             }
             module
+                .set(POST_ACTIVATION, user.activation_script())
                 .append(KNOWN_USERS, user.name())
                 .append(KNOWN_GROUPS, user.name());
             return Ok(());

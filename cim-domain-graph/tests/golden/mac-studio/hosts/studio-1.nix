@@ -3,7 +3,10 @@
 {
   networking.hostName = "studio-1";
   nixpkgs.hostPlatform = "aarch64-darwin";
-  system.stateVersion = 6;
+  system = {
+    stateVersion = 6;
+    activationScripts.postActivation.text = "mkdir -p '/var/lib/nats'\nchown '_cim-nats:_cim-nats' '/var/lib/nats'\nchmod 0750 '/var/lib/nats'\n";
+  };
   nix.settings.experimental-features = [ "nix-command" "flakes" ];
   launchd.daemons.nats.serviceConfig = {
     ProgramArguments = [
