@@ -6,7 +6,7 @@
   outputs =
     { self, nixpkgs }:
     let
-      systems = [ "x86_64-linux" "aarch64-linux" ];
+      systems = [ "x86_64-linux" "aarch64-linux" "aarch64-darwin" "x86_64-darwin" ];
       forAllSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
     in
     {
@@ -36,5 +36,14 @@
           services.cim-agent.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.cim-leaf;
         };
       nixosModules.default = self.nixosModules.agent;
+
+      # `services.cim-agent` for nix-darwin: agents as launchd daemons of their own users.
+      darwinModules.agent =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/darwin/agent.nix ];
+          services.cim-agent.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.cim-leaf;
+        };
+      darwinModules.default = self.darwinModules.agent;
     };
 }

@@ -167,7 +167,7 @@ async fn the_example_runs_the_same_in_process_and_over_nats() -> TestResult {
     let in_process = stable_lines(&text(&output.stdout));
     assert!(
         in_process.contains(
-            &"outcome: approved; 9 files written; the deployment is in 5 agents' knowledge"
+            &"outcome: approved; 10 files written; the deployment is in 5 agents' knowledge"
                 .to_owned()
         ),
         "{in_process:#?}"

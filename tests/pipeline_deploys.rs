@@ -72,7 +72,7 @@ fn assert_approved(report: &DeployReport, out: &Path) -> TestResult {
     assert!(report.blocking().is_empty());
     let granted: Vec<&str> = report.gpu_grants.keys().map(String::as_str).collect();
     assert_eq!(granted, ["db-expert", "sage"]);
-    assert_eq!(report.files.len(), 9);
+    assert_eq!(report.files.len(), 10);
     for file in &report.files {
         let written = std::fs::read(out.join(&file.path))?;
         assert_eq!(content_hash(&written), file.hash, "{}", file.path.display());
@@ -93,8 +93,8 @@ async fn the_example_fleet_is_approved_written_and_known_to_every_agent() -> Tes
     // Opened and one turn per agent.
     assert_eq!(report.events.dialog, 6);
     assert_eq!(report.events.registrations, 5);
-    // 1 deployment + 9 files + 2 GPU grants + 5 votes.
-    assert_eq!(report.events.knowledge_facts, 17);
+    // 1 deployment + 10 files + 2 GPU grants + 5 votes.
+    assert_eq!(report.events.knowledge_facts, 18);
     assert!(report.events.gpu_pools > 0);
     // Every host and node, every edge, validated, approved by the proposal.
     assert!(report.events.graph > 40, "{:?}", report.events);
@@ -288,7 +288,7 @@ async fn over_nats_the_example_fleet_is_approved_and_a_rerun_records_nothing() -
     .await?;
     assert_approved(&first, &dir.path().join("a"))?;
     assert_eq!(first.events.proposal, 8);
-    assert_eq!(first.events.knowledge_facts, 17);
+    assert_eq!(first.events.knowledge_facts, 18);
 
     // A second process: a new connection, the same server.
     let again = NatsBackend::connect(&server.url()).await?;

@@ -346,3 +346,54 @@ edges:
     assert_eq!(version.short().len(), 12);
     Ok(())
 }
+
+#[test]
+fn nvidia_hosts_with_their_gpu_exporter_pass_every_reviewer() -> TestResult {
+    let fleet = Fleet::load(example("gpu-hosts.yaml"), FleetOptions::default())?;
+    let spec = fleet.translate()?;
+    let findings = review(&fleet, &spec);
+    assert!(blocking(&findings).is_empty(), "{findings:#?}");
+    // The exporter port is needed because the monitoring node watches the GPU host.
+    let closed = edited(&spec, "hosts/infer-1.nix", |text| {
+        text.replace(
+            "allowedTCPPorts = [ 9100 9835 ]",
+            "allowedTCPPorts = [ 9100 ]",
+        )
+    });
+    let findings = review(&fleet, &closed);
+    let blocked = blocking(&findings);
+    assert_eq!(blocked.len(), 1, "{findings:#?}");
+    assert!(
+        blocked[0]
+            .reason
+            .starts_with("TCP port 9835 is closed on host infer-1"),
+        "{findings:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_mac_has_no_port_firewall_to_review() -> TestResult {
+    // The Mac's bus is the leaf hub: a NixOS host would need its leaf port opened.
+    let (_dir, fleet) = load_text(
+        r#"
+hosts:
+  - { name: hub-1, addresses: [10.0.1.1] }
+  - { name: studio-1, system: aarch64-darwin, addresses: [10.0.6.1] }
+nodes:
+  - { name: edge, type: message_bus, host: hub-1 }
+  - { name: studio-bus, type: message_bus, host: studio-1 }
+edges:
+  - { from: edge, to: studio-bus, type: connects_to }
+"#,
+    )?;
+    let spec = fleet.translate()?;
+    let mac = spec
+        .file("hosts/studio-1.nix")
+        .ok_or("no hosts/studio-1.nix")?;
+    assert!(mac.contains("leafnodes.port = 7422;"), "{mac}");
+    assert!(!mac.contains("allowedTCPPorts"), "{mac}");
+    let findings = review(&fleet, &spec);
+    assert!(blocking(&findings).is_empty(), "{findings:#?}");
+    Ok(())
+}

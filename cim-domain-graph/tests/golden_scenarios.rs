@@ -197,3 +197,77 @@ fn a_load_balancer_gets_upstreams_and_monitoring_gets_exporters() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn nvidia_hosts_get_the_driver_stack_their_generation_needs() -> TestResult {
+    let spec = check_golden("gpu-hosts")?;
+    let ada = file(&spec, "hosts/infer-1.nix")?;
+    assert!(ada.contains("open = true;"), "{ada}");
+    assert!(ada.contains(r#"videoDrivers = [ "nvidia" ];"#), "{ada}");
+    assert!(ada.contains("nvidiaPersistenced = true;"), "{ada}");
+    assert!(ada.contains("graphics.enable = true;"), "{ada}");
+    assert!(ada.contains("allowUnfreePredicate = pkg:"), "{ada}");
+    assert!(!ada.contains("allowUnfree ="), "{ada}");
+    assert!(!ada.contains("datacenter"), "{ada}");
+    assert!(!ada.contains("nvidia-dc"), "{ada}");
+    let hopper = file(&spec, "hosts/train-1.nix")?;
+    assert!(hopper.contains("datacenter.enable = true;"), "{hopper}");
+    assert!(!hopper.contains("videoDrivers"), "{hopper}");
+    assert!(hopper.contains(r#""fabricmanager""#), "{hopper}");
+    let volta = file(&spec, "hosts/legacy-1.nix")?;
+    assert!(volta.contains("open = false;"), "{volta}");
+    let monitoring = file(&spec, "hosts/mon-1.nix")?;
+    assert!(!monitoring.contains("hardware"), "{monitoring}");
+    assert!(
+        monitoring.contains(r#"job_name = "nvidia-gpu";"#),
+        "{monitoring}"
+    );
+    assert!(
+        monitoring.contains(r#"targets = [ "10.0.5.2:9835" "10.0.5.4:9835" "10.0.5.3:9835" ];"#),
+        "{monitoring}"
+    );
+    for gpu_host in [ada, hopper, volta] {
+        assert!(gpu_host.contains("nvidia-gpu.enable = true;"), "{gpu_host}");
+        assert!(gpu_host.contains("9835"), "{gpu_host}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_mac_becomes_a_nix_darwin_configuration_with_nats_as_a_launchd_daemon() -> TestResult {
+    let spec = check_golden("mac-studio")?;
+    let flake = file(&spec, "flake.nix")?;
+    assert!(
+        flake.contains("darwinConfigurations.studio-1 = inputs.nix-darwin.lib.darwinSystem"),
+        "{flake}"
+    );
+    assert!(
+        flake.contains("nixosConfigurations.hub-1 = nixpkgs.lib.nixosSystem"),
+        "{flake}"
+    );
+    assert!(!flake.contains("nixosConfigurations.studio-1"), "{flake}");
+    assert!(
+        flake.contains(r#"inputs.nixpkgs.follows = "nixpkgs";"#),
+        "{flake}"
+    );
+    let mac = file(&spec, "hosts/studio-1.nix")?;
+    assert!(mac.contains(r#"hostPlatform = "aarch64-darwin";"#), "{mac}");
+    assert!(mac.contains("stateVersion = 6;"), "{mac}");
+    assert!(mac.contains("launchd.daemons.nats"), "{mac}");
+    assert!(mac.contains(r#"UserName = "_cim-nats";"#), "{mac}");
+    assert!(mac.contains("nats-leaf://10.0.1.1:7422"), "{mac}");
+    assert!(mac.contains(r#"knownUsers = [ "_cim-nats" ];"#), "{mac}");
+    assert!(mac.contains(r"mkdir -p '/var/lib/nats'"), "{mac}");
+    for nixos_only in [
+        "services.nats",
+        "systemd",
+        "firewall",
+        "hardware",
+        "nixosModules",
+    ] {
+        assert!(!mac.contains(nixos_only), "{nixos_only} in {mac}");
+    }
+    let hub = file(&spec, "hosts/hub-1.nix")?;
+    assert!(hub.contains("leafnodes.port = 7422;"), "{hub}");
+    Ok(())
+}

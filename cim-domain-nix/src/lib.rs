@@ -109,6 +109,7 @@
 
 mod attrs;
 mod check;
+pub mod darwin;
 mod error;
 mod expr;
 mod flake;
@@ -122,6 +123,7 @@ mod tool;
 
 pub use attrs::{AttrPath, AttrSet, Binding};
 pub use check::{check_syntax, check_syntax_named};
+pub use darwin::{DarwinUser, LaunchdDaemon};
 pub use error::{NixError, NixSyntaxError, NixToolError};
 pub use expr::{
     BinOp, Expr, Float, attrs, ident, if_then_else, import, indented, interpolated, lambda, let_in,

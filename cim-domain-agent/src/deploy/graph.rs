@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use cim_domain_graph::translate::{
-    HostModule, HostModules, NodeTranslator, TranslationContext, TranslationError,
+    HostModule, HostModules, NodeTranslator, TranslationContext, TranslationError, darwin,
 };
 use cim_domain_graph::{DeploymentEdgeType, DeploymentNode, DeploymentNodeType, ValidationError};
 use cim_domain_nix::AttrPath;
@@ -184,6 +184,24 @@ impl AgentNodeTranslator {
         })?;
         let host = context.host_name(node)?;
         let settings = self.settings(node, agent, context).map_err(fail)?;
+        if darwin::on_darwin(node, context) {
+            let uid = darwin_uid(node, host, context);
+            let value = super::darwin::darwin_agent(&agent.source, &settings, uid).map_err(fail)?;
+            let module = modules.get_mut(host)?;
+            module
+                .set(
+                    ["services", "cim-agent", "agents", node.name.as_str()],
+                    value,
+                )
+                .append(
+                    ["imports"],
+                    darwin_agent_module(&self.options.agent_module).map_err(fail)?,
+                );
+            if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
+                module.add_flake_input(input.as_str(), self.flake_url.as_str());
+            }
+            return Ok(());
+        }
         let container = AgentContainer::build(
             &agent.source,
             &settings,
@@ -214,6 +232,37 @@ impl AgentNodeTranslator {
         if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
             module.add_flake_input(input.as_str(), self.flake_url.as_str());
         }
+    }
+}
+
+/// The uid of `node`'s daemon user on its Mac `host`: [`FIRST_AGENT_UID`] plus its position
+/// among the host's agent nodes by name, so it does not depend on translation order.
+///
+/// [`FIRST_AGENT_UID`]: super::darwin::FIRST_AGENT_UID
+fn darwin_uid(node: &DeploymentNode, host: &str, context: &TranslationContext<'_>) -> u32 {
+    let mut agents: Vec<&str> = context
+        .nodes_on(host)
+        .iter()
+        .filter(|n| matches!(n.node_type, DeploymentNodeType::Agent(_)))
+        .map(|n| n.name.as_str())
+        .collect();
+    agents.sort_unstable();
+    let position = agents.iter().position(|n| *n == node.name).unwrap_or(0);
+    super::darwin::FIRST_AGENT_UID
+        + u32::try_from(position).unwrap_or(u32::MAX - super::darwin::FIRST_AGENT_UID)
+}
+
+/// The nix-darwin agent module: `inputs.<input>.darwinModules.agent`, or the path given.
+fn darwin_agent_module(source: &AgentModuleSource) -> Result<cim_domain_nix::Expr, DeployError> {
+    let nix = |source| DeployError::Nix {
+        agent: "darwinModules.agent".to_owned(),
+        source,
+    };
+    match source {
+        AgentModuleSource::FlakeInput(input) => Ok(cim_domain_nix::ident("inputs")
+            .map_err(nix)?
+            .select([input.as_str(), "darwinModules", "agent"])),
+        AgentModuleSource::Path(path) => cim_domain_nix::path(path).map_err(nix),
     }
 }
 

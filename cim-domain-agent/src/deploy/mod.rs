@@ -2,7 +2,8 @@
 //! - [`nixos`]: declarative containers `containers.cim-agent-<name>` running the
 //!   `services.cim-agent` module (shipped in `nix/modules/agent.nix` and exported by the
 //!   repository's flake as `nixosModules.agent`), one module per `deployment.target_node`;
-//! - [`AgentNodeTranslator`]: the same containers from `agent` nodes of a deployment graph;
+//! - [`AgentNodeTranslator`]: the same containers from `agent` nodes of a deployment graph,
+//!   and on Darwin hosts launchd daemons of their own users ([`darwin`]);
 //! - [`k8s`]: Kubernetes manifests sized by a named tier.
 //!
 //! Every generator starts from [`AgentSource`]s (a validated definition plus its file's text,
@@ -26,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod darwin;
 mod endpoint;
 mod error;
 mod graph;

@@ -13,7 +13,7 @@ use crate::graph::DeploymentGraph;
 use crate::node::{DeploymentNode, DeploymentNodeType};
 use crate::translate::{
     GraphToNixTranslator, HostModule, HostModules, NixDeploymentSpec, NodeTranslatorRegistry,
-    TranslationContext, TranslationError, edges,
+    TranslationContext, TranslationError, darwin, edges, nvidia,
 };
 use crate::validate::{ValidationError, ValidationErrors, collect_problems};
 
@@ -81,6 +81,12 @@ impl FlakeTranslator {
         let mut problems = Vec::new();
         collect_problems(graph, &mut problems);
         let context = TranslationContext::new(graph, &self.registry);
+        problems.extend(darwin::check(graph, &context));
+        for host in graph.nodes() {
+            if let DeploymentNodeType::Host(spec) = &host.node_type {
+                problems.extend(nvidia::check(&host.name, spec));
+            }
+        }
         for node in sorted_nodes(graph) {
             let kind = node.node_type.kind();
             match self.registry.get(kind) {
@@ -111,7 +117,13 @@ impl FlakeTranslator {
         hosts.sort_by(|a, b| a.name.cmp(&b.name));
         let mut modules = HostModules::new(hosts.iter().map(|h| h.name.as_str()));
         for host in &hosts {
-            host_basics(host, modules.get_mut(&host.name)?);
+            match darwin::darwin_spec(host) {
+                Some(spec) => darwin::host_basics(host, spec, modules.get_mut(&host.name)?),
+                None => host_basics(host, modules.get_mut(&host.name)?),
+            }
+            if let DeploymentNodeType::Host(spec) = &host.node_type {
+                nvidia::apply(&host.name, spec, modules.get_mut(&host.name)?)?;
+            }
         }
         let mut failures = Vec::new();
         for node in sorted_nodes(graph) {
@@ -158,6 +170,26 @@ impl GraphToNixTranslator for FlakeTranslator {
     }
 }
 
+/// Adds a flake input a host's translators asked for, refusing a second URL for one name.
+fn add_input(
+    inputs: &mut BTreeMap<String, String>,
+    name: &str,
+    url: &str,
+) -> Result<(), TranslationError> {
+    match inputs.get(name) {
+        Some(first) if first != url => Err(TranslationError::InputConflict {
+            name: name.to_owned(),
+            first: first.clone(),
+            second: url.to_owned(),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            inputs.insert(name.to_owned(), url.to_owned());
+            Ok(())
+        }
+    }
+}
+
 /// What every host declares about itself.
 fn host_basics(host: &DeploymentNode, module: &mut HostModule) {
     if let DeploymentNodeType::Host(spec) = &host.node_type {
@@ -179,7 +211,8 @@ impl FlakeTranslator {
         let mut shared: BTreeMap<String, Expr> = BTreeMap::new();
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         inputs.insert("nixpkgs".to_owned(), self.nixpkgs.clone());
-        let mut configurations: Vec<(String, Expr)> = Vec::new();
+        // (output, host, configuration): `nixosConfigurations` or `darwinConfigurations`.
+        let mut configurations: Vec<(&str, String, Expr)> = Vec::new();
         let nixos_system = ident("nixpkgs")
             .map_err(nix)?
             .select(["lib", "nixosSystem"]);
@@ -188,8 +221,39 @@ impl FlakeTranslator {
         let module_pattern = SetPattern::new(["config", "lib", "pkgs", "inputs"])
             .map_err(nix)?
             .ellipsis();
+        let darwin_hosts: Vec<&str> = hosts
+            .iter()
+            .filter(|h| darwin::darwin_spec(h).is_some())
+            .map(|h| h.name.as_str())
+            .collect();
+        let darwin_system =
+            ident("inputs")
+                .map_err(nix)?
+                .select([darwin::NIX_DARWIN_INPUT, "lib", "darwinSystem"]);
         for module in modules.into_sorted() {
             let host = module.host().to_owned();
+            if darwin_hosts.contains(&host.as_str()) {
+                // nix-darwin: the host's own module only (see `darwin`).
+                for (name, url) in module.inputs() {
+                    add_input(&mut inputs, name, url)?;
+                }
+                let mut inherit = AttrSet::new();
+                inherit.inherit([inputs_ident.clone()]);
+                configurations.push((
+                    "darwinConfigurations",
+                    host.clone(),
+                    darwin_system.clone().apply(attrs([
+                        ("specialArgs", Expr::AttrSet(inherit)),
+                        (
+                            "modules",
+                            list([path(&format!("./hosts/{host}.nix")).map_err(nix)?]),
+                        ),
+                    ])),
+                ));
+                let text = render(&lambda(module_pattern.clone(), module.into_darwin_attrs()));
+                files.insert(PathBuf::from(format!("hosts/{host}.nix")), text);
+                continue;
+            }
             for (name, expr) in module.shared_modules() {
                 match shared.get(name) {
                     Some(existing) if existing != expr => {
@@ -202,19 +266,7 @@ impl FlakeTranslator {
                 }
             }
             for (name, url) in module.inputs() {
-                match inputs.get(name) {
-                    Some(first) if first != url => {
-                        return Err(TranslationError::InputConflict {
-                            name: name.clone(),
-                            first: first.clone(),
-                            second: url.clone(),
-                        });
-                    }
-                    Some(_) => {}
-                    None => {
-                        inputs.insert(name.clone(), url.clone());
-                    }
-                }
+                add_input(&mut inputs, name, url)?;
             }
             let mut imports = vec![self_modules.clone().select(COMMON_MODULE)];
             imports.extend(
@@ -227,6 +279,7 @@ impl FlakeTranslator {
             let mut inherit = AttrSet::new();
             inherit.inherit([inputs_ident.clone()]);
             configurations.push((
+                "nixosConfigurations",
                 host.clone(),
                 nixos_system.clone().apply(attrs([
                     ("specialArgs", Expr::AttrSet(inherit)),
@@ -255,12 +308,21 @@ impl FlakeTranslator {
                 .input(name, FlakeInput::new(url.as_str()))
                 .map_err(nix)?;
         }
+        if !darwin_hosts.is_empty() {
+            // nix-darwin evaluates with the flake's nixpkgs, not a second copy.
+            flake
+                .input(
+                    darwin::NIX_DARWIN_INPUT,
+                    FlakeInput::new(darwin::NIX_DARWIN_URL).follows("nixpkgs", "nixpkgs"),
+                )
+                .map_err(nix)?;
+        }
         flake.bind_inputs();
         for (name, module) in nixos_modules {
             flake.nixos_module(&name, module);
         }
-        for (host, configuration) in configurations {
-            flake.output(["nixosConfigurations", host.as_str()], configuration);
+        for (output, host, configuration) in configurations {
+            flake.output([output, host.as_str()], configuration);
         }
         files.insert(PathBuf::from("flake.nix"), flake.render());
         Ok(NixDeploymentSpec::new(files))

@@ -174,6 +174,19 @@ impl HostModule {
     }
 }
 
+impl HostModule {
+    /// The module's attribute set on a nix-darwin host: the options, then the lists in name
+    /// order. Unit links and firewall ports are left out: nix-darwin has neither systemd nor
+    /// a port firewall (see [`darwin`](crate::translate::darwin)).
+    pub(crate) fn into_darwin_attrs(self) -> AttrSet {
+        let mut config = self.config;
+        for (path, items) in self.lists {
+            config.insert(path, list(items));
+        }
+        config
+    }
+}
+
 /// What one systemd service is ordered after, requires and waits to be mounted.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct UnitLinks {

@@ -21,7 +21,11 @@
 //!   proxying to it; its port is opened.
 //! - `storage`: `fileSystems."<mount point>"` (a device, or a bind mount).
 //! - `monitoring`: Prometheus with a scrape job per exporter, and the exporters enabled on every
-//!   host it `manages` (directly or through a node on it).
+//!   host it `manages` (directly or through a node on it); hosts with NVIDIA GPUs also get the
+//!   `nvidia-gpu` exporter.
+//! - hosts with NVIDIA GPUs: the driver stack ([`nvidia`]).
+//! - Darwin hosts (`system: aarch64-darwin`): `darwinConfigurations.<host>` with nix-darwin;
+//!   message buses and agents as launchd daemons, other kinds refused ([`darwin`]).
 //! - edges, whatever the kinds: `depends_on` on one host → `after` + `requires`;
 //!   `connects_to`/`load_balances`/`publishes_to`/`subscribes_to` from another host → the port
 //!   opened on the target's host, and only then; `mounts_volume` → `RequiresMountsFor`.
@@ -44,11 +48,13 @@
 
 mod builtin;
 mod context;
+pub mod darwin;
 mod edges;
 mod error;
 mod flake;
 mod host_module;
 mod node_translator;
+pub mod nvidia;
 mod spec;
 
 pub use context::TranslationContext;

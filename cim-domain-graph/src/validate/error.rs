@@ -192,6 +192,21 @@ pub enum ValidationError {
         /// The nodes that reserve some.
         nodes: Vec<String>,
     },
+    /// A node whose kind has no nix-darwin form is placed on a Darwin host.
+    #[error(
+        "node `{node}` ({kind}) is placed on host `{host}`, which runs nix-darwin ({system}): \
+         only message_bus and agent nodes run on a Mac; place it on a NixOS host"
+    )]
+    NotOnDarwin {
+        /// The node.
+        node: String,
+        /// Its kind.
+        kind: String,
+        /// The Darwin host.
+        host: String,
+        /// The host's `system`.
+        system: String,
+    },
 }
 
 fn quoted(nodes: &[String]) -> String {

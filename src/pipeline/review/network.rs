@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cim_domain_graph::translate::connection_port;
+use cim_domain_graph::translate::{connection_port, darwin, nvidia};
 use cim_domain_graph::{DeploymentEdgeType, DeploymentGraph, DeploymentNode, DeploymentNodeType};
 
 use super::firewall::opened_tcp_ports;
@@ -17,10 +17,12 @@ use super::{Finding, ReviewContext, ReviewError, Reviewer, Severity};
 ///   `publishes_to`, `subscribes_to`);
 /// - a load balancer's port (the fleet's way in);
 /// - a clustered message bus's cluster port;
-/// - the exporter ports of hosts a monitoring node on another host `manages`.
+/// - the exporter ports of hosts a monitoring node on another host `manages` (with the NVIDIA
+///   GPU exporter's on hosts with NVIDIA GPUs).
 ///
 /// A port opened that nothing needs is blocking (an exposed service no edge accounts for); a
-/// port needed but closed is blocking (the connection would be refused).
+/// port needed but closed is blocking (the connection would be refused). Macs (nix-darwin
+/// hosts) are not reviewed: they have no port firewall.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NetworkReviewer;
 
@@ -37,6 +39,8 @@ impl Reviewer for NetworkReviewer {
         let mut hosts: Vec<&str> = graph
             .nodes()
             .filter(|n| n.node_type.is_host())
+            // A Mac (nix-darwin) has no port firewall to open or close.
+            .filter(|n| darwin::darwin_spec(n).is_none())
             .map(|n| n.name.as_str())
             .collect();
         hosts.sort_unstable();
@@ -135,6 +139,14 @@ fn needed_ports(graph: &DeploymentGraph) -> BTreeMap<String, BTreeMap<u16, Strin
                         }
                         let why = format!("{name} scraping {watched}");
                         need(watched.clone(), exporter.port(), why);
+                    }
+                    let gpu_host = graph.node(&watched).is_some_and(|host| {
+                        matches!(&host.node_type, DeploymentNodeType::Host(spec)
+                            if nvidia::has_driver_stack(&watched, spec))
+                    });
+                    if gpu_host {
+                        let why = format!("{name} scraping the GPU metrics of {watched}");
+                        need(watched.clone(), nvidia::NVIDIA_GPU_EXPORTER_PORT, why);
                     }
                 }
             }

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use cim_domain_nix::darwin::{KNOWN_GROUPS, KNOWN_USERS, POST_ACTIVATION, nats_daemon};
 use cim_domain_nix::{NatsCluster, NatsServer};
 
 use super::{limit_resources, wrong_kind};
 use crate::edge::DeploymentEdgeType;
 use crate::node::{DeploymentNode, DeploymentNodeType, MessageBusSpec};
 use crate::translate::edges::connection_port;
-use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
+use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError, darwin};
 
 /// Translates `message_bus` nodes into `services.nats`.
 pub(super) struct MessageBusTranslator;
@@ -68,6 +69,19 @@ impl NodeTranslator for MessageBusTranslator {
             nats = nats.leaf_remote(&url).map_err(nix)?;
         }
         let module = modules.get_mut(context.host_name(node)?)?;
+        if darwin::on_darwin(node, context) {
+            // nix-darwin has no NATS module: the same settings, as a launchd daemon.
+            let (daemon, user) = nats_daemon(&nats.to_expr()).map_err(nix)?;
+            module.set(daemon.path(), daemon.to_expr());
+            for (path, value) in user.options() {
+                module.set(path, value);
+            }
+            module
+                .set(POST_ACTIVATION, user.activation_script())
+                .append(KNOWN_USERS, user.name())
+                .append(KNOWN_GROUPS, user.name());
+            return Ok(());
+        }
         module.set(["services", "nats"], nats.to_expr());
         if !peers.is_empty() {
             // Peers run on other hosts (one NATS server per host), so routes need the port.

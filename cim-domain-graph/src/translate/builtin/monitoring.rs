@@ -7,7 +7,8 @@ use cim_domain_nix::{AttrSet, Expr, attrs, list};
 use super::wrong_kind;
 use crate::edge::DeploymentEdgeType;
 use crate::node::{DeploymentNode, DeploymentNodeType, Exporter};
-use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
+use crate::translate::nvidia::{NVIDIA_GPU_EXPORTER, NVIDIA_GPU_EXPORTER_PORT};
+use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError, nvidia};
 
 /// Translates `monitoring` nodes into `services.prometheus` and its exporters.
 pub(super) struct MonitoringTranslator;
@@ -71,6 +72,42 @@ impl NodeTranslator for MonitoringTranslator {
                     ),
                 ]));
             }
+        }
+        // GPU metrics: nixpkgs' `nvidia-gpu` exporter (nvidia_gpu_exporter, reading
+        // `nvidia-smi`) on every watched host with NVIDIA GPUs, whatever `exporters` lists.
+        let mut gpu_targets = Vec::new();
+        for (name, host) in &watched {
+            let DeploymentNodeType::Host(host_spec) = &host.node_type else {
+                continue;
+            };
+            if !matches!(nvidia::plan(name, host_spec), Ok(Some(_))) {
+                continue;
+            }
+            let module = modules.get_mut(name)?;
+            module.set(
+                [
+                    "services",
+                    "prometheus",
+                    "exporters",
+                    NVIDIA_GPU_EXPORTER,
+                    "enable",
+                ],
+                true,
+            );
+            if *name != own_host {
+                module.open_tcp_port(NVIDIA_GPU_EXPORTER_PORT)?;
+            }
+            let address = context.address_from(&node.name, &host.name).unwrap_or(name);
+            gpu_targets.push(format!("{address}:{NVIDIA_GPU_EXPORTER_PORT}"));
+        }
+        if !gpu_targets.is_empty() {
+            scrape_configs.push(attrs([
+                ("job_name", NVIDIA_GPU_EXPORTER.into()),
+                (
+                    "static_configs",
+                    list([attrs([("targets", list(gpu_targets))])]),
+                ),
+            ]));
         }
         let mut prometheus = AttrSet::new();
         prometheus.insert("enable", true);
