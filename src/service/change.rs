@@ -8,6 +8,8 @@ use cim_domain_graph::{
     AgentSpec, DeploymentEdgeType, DeploymentNodeType, GraphDocument, NodeEntry,
 };
 
+use cim_domain_graph::translate::darwin::is_darwin;
+
 use super::wire::{ErrorBody, ErrorCode, GpuAgentRequest, MAX_REPLICAS, ModelRequirements};
 
 fn error(code: ErrorCode, message: impl Into<String>, field: &str) -> ErrorBody {
@@ -70,7 +72,7 @@ pub fn instance_name(service: &str, i: u32) -> String {
 }
 
 /// Runs `replicas` instances of the service node `service`: instance 1 is the node itself,
-/// instances 2..=n are copies named `<service>-<i>`, each on its own host (the hosts with the
+/// instances 2..=n are copies named `<service>-<i>`, each on its own NixOS host (the hosts with the
 /// fewest nodes first, then by name; a host never runs two instances, so their ports cannot
 /// clash) with every edge of the service copied (a load balancer's `load_balances` edge puts
 /// each instance in its upstream). Scaling down removes the highest instances and their edges.
@@ -115,9 +117,11 @@ pub fn scale(
     next.nodes.retain(|node| is_instance(&node.name).is_none());
     next.edges
         .retain(|edge| is_instance(&edge.from).is_none() && is_instance(&edge.to).is_none());
+    // Services run on NixOS hosts only (a Darwin host refuses them).
     let mut load: BTreeMap<&str, usize> = next
         .hosts
         .iter()
+        .filter(|host| !is_darwin(&host.spec.system))
         .map(|host| (host.name.as_str(), 0))
         .collect();
     for node in &next.nodes {
