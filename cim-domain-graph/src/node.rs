@@ -223,6 +223,15 @@ pub struct MessageBusSpec {
     /// Whether JetStream is on.
     #[serde(default = "default_true")]
     pub jetstream: bool,
+    /// JetStream's disk sync (`settings.jetstream.sync_interval`): `always` (the default: every
+    /// acknowledged commit is on disk, as with PostgreSQL's default commit) or a duration such
+    /// as `120s` (faster appends; a power loss can lose up to one interval of acknowledged
+    /// commits). See `docs/event-store-durability.md`.
+    #[serde(
+        default = "default_sync_interval",
+        skip_serializing_if = "is_default_sync_interval"
+    )]
+    pub sync_interval: String,
     /// Leaf-node remotes outside the graph (URLs such as `nats-leaf://hub.example:7422`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaf_remotes: Vec<String>,
@@ -239,10 +248,19 @@ impl Default for MessageBusSpec {
             leaf_port: default_nats_leaf_port(),
             monitoring_port: None,
             jetstream: true,
+            sync_interval: default_sync_interval(),
             leaf_remotes: Vec::new(),
             resources: Resources::default(),
         }
     }
+}
+
+fn default_sync_interval() -> String {
+    "always".to_owned()
+}
+
+fn is_default_sync_interval(value: &str) -> bool {
+    value == "always"
 }
 
 fn default_nats_port() -> u16 {

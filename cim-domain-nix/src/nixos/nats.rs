@@ -27,6 +27,7 @@ pub struct NatsServer {
     port: u16,
     jetstream: bool,
     data_dir: Option<String>,
+    sync_interval: Option<String>,
     cluster: Option<NatsCluster>,
     leaf_remotes: Vec<String>,
     leaf_port: Option<u16>,
@@ -40,6 +41,7 @@ impl Default for NatsServer {
             port: 4222,
             jetstream: false,
             data_dir: None,
+            sync_interval: None,
             cluster: None,
             leaf_remotes: Vec::new(),
             leaf_port: None,
@@ -113,6 +115,38 @@ impl NatsServer {
         self
     }
 
+    /// How often JetStream forces its store to disk (`settings.jetstream.sync_interval`):
+    /// `always` (fsync before every acknowledgement) or a whole duration such as `500ms`, `120s`,
+    /// `2m` or `1h`. Written only when JetStream is on; unset means nats-server's default (`2m`).
+    /// What each choice survives is in `docs/event-store-durability.md`.
+    ///
+    /// # Errors
+    /// [`NixError::InvalidOptionValue`] for anything else.
+    pub fn jetstream_sync_interval(mut self, value: &str) -> Result<Self, NixError> {
+        let option = "services.nats.settings.jetstream.sync_interval";
+        let invalid = |reason| NixError::InvalidOptionValue {
+            option: option.to_owned(),
+            value: value.to_owned(),
+            reason,
+        };
+        if value != "always" {
+            let split = value
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| invalid("a duration needs a unit: ms, s, m or h"))?;
+            let (number, unit) = value.split_at(split);
+            if number.is_empty() || number.bytes().all(|b| b == b'0') {
+                return Err(invalid(
+                    "`always` or a positive whole duration such as 120s",
+                ));
+            }
+            if !matches!(unit, "ms" | "s" | "m" | "h") {
+                return Err(invalid("a duration's unit is ms, s, m or h"));
+            }
+        }
+        self.sync_interval = Some(value.to_owned());
+        Ok(self)
+    }
+
     /// Routes to a cluster (`settings.cluster`).
     ///
     /// # Errors
@@ -165,6 +199,9 @@ impl NatsServer {
         nats.insert("jetstream", self.jetstream);
         if let Some(dir) = &self.data_dir {
             nats.insert("dataDir", dir.as_str());
+        }
+        if let (true, Some(every)) = (self.jetstream, &self.sync_interval) {
+            nats.insert(["settings", "jetstream", "sync_interval"], every.as_str());
         }
         if let Some(cluster) = &self.cluster {
             nats.insert(

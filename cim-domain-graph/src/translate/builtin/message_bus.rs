@@ -35,7 +35,10 @@ impl NodeTranslator for MessageBusTranslator {
             .port(spec.port)
             .map_err(nix)?;
         if spec.jetstream {
-            nats = nats.jetstream(None);
+            nats = nats
+                .jetstream(None)
+                .jetstream_sync_interval(&spec.sync_interval)
+                .map_err(nix)?;
         }
         if let Some(port) = spec.monitoring_port {
             nats = nats.monitoring(port).map_err(nix)?;

@@ -9,7 +9,10 @@
     serverName = "edge-bus";
     port = 4222;
     jetstream = true;
-    settings.leafnodes.remotes = [ { url = "nats-leaf://10.0.3.1:7422"; } ];
+    settings = {
+      jetstream.sync_interval = "always";
+      leafnodes.remotes = [ { url = "nats-leaf://10.0.3.1:7422"; } ];
+    };
   };
   systemd.services.sensor = {
     description = "sensor (deployment graph service)";

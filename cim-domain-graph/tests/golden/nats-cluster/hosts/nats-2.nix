@@ -13,6 +13,7 @@
     port = 4222;
     jetstream = true;
     settings = {
+      jetstream.sync_interval = "always";
       cluster = {
         name = "bus-1";
         port = 6222;
