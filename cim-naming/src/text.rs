@@ -87,10 +87,24 @@ mod tests {
 
     #[test]
     fn addresses_are_ips_or_dns_names() {
-        for good in ["10.0.0.1", "fd00::1", "db.internal", "h1", "h1.example.org."] {
+        for good in [
+            "10.0.0.1",
+            "fd00::1",
+            "db.internal",
+            "h1",
+            "h1.example.org.",
+        ] {
             assert_eq!(host_address_problem(good), None, "{good}");
         }
-        for bad in ["10.0.0.1\nevil", "10.0.0.1 evil", "", "a..b", "-a", "a/b", "[fd00::1]"] {
+        for bad in [
+            "10.0.0.1\nevil",
+            "10.0.0.1 evil",
+            "",
+            "a..b",
+            "-a",
+            "a/b",
+            "[fd00::1]",
+        ] {
             assert!(host_address_problem(bad).is_some(), "{bad:?}");
         }
     }
@@ -100,7 +114,14 @@ mod tests {
         for good in ["example.org", "*.example.org", "localhost"] {
             assert_eq!(server_name_problem(good), None, "{good}");
         }
-        for bad in ["a; return 302 http://evil", "a b", "a{", "*", "~^x$", "a\nb"] {
+        for bad in [
+            "a; return 302 http://evil",
+            "a b",
+            "a{",
+            "*",
+            "~^x$",
+            "a\nb",
+        ] {
             assert!(server_name_problem(bad).is_some(), "{bad:?}");
         }
     }
