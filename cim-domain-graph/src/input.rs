@@ -54,12 +54,20 @@ pub fn read_input(path: &Path) -> std::io::Result<String> {
 /// As [`read_input`].
 pub fn read_input_limited(path: &Path, limit: u64) -> std::io::Result<String> {
     let invalid = |error: InputError| std::io::Error::new(std::io::ErrorKind::InvalidData, error);
+    // Checked before opening (opening a FIFO for reading waits for a writer) and again on the
+    // opened file (the path may have been replaced in between).
+    let not_a_file = || {
+        invalid(InputError::NotAFile {
+            path: path.to_owned(),
+        })
+    };
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_a_file());
+    }
     let file = std::fs::File::open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
-        return Err(invalid(InputError::NotAFile {
-            path: path.to_owned(),
-        }));
+        return Err(not_a_file());
     }
     let too_large = || {
         invalid(InputError::TooLarge {
