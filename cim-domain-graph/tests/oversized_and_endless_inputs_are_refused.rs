@@ -106,3 +106,36 @@ fn a_huge_declared_gpu_count_is_refused_at_once() -> TestResult {
     assert!(started.elapsed() < Duration::from_secs(1));
     Ok(())
 }
+
+#[test]
+fn deeply_nested_flow_yaml_is_refused_before_parsing() {
+    let started = Instant::now();
+    let text = format!("hosts: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    match GraphDocument::from_yaml_str(&text) {
+        Err(cim_domain_graph::DocumentError::TooDeep { line, .. }) => assert_eq!(line, 1),
+        other => panic!("expected TooDeep, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn deeply_nested_block_yaml_is_refused_naming_the_line() {
+    let mut text = String::from("hosts:\n");
+    for depth in 1..200 {
+        text.push_str(&" ".repeat(depth));
+        text.push_str("- a:\n");
+    }
+    match GraphDocument::from_yaml_str(&text) {
+        Err(error @ cim_domain_graph::DocumentError::TooDeep { .. }) => {
+            assert!(error.to_string().contains("nested deeper than"), "{error}");
+        }
+        other => panic!("expected TooDeep, got {other:?}"),
+    }
+}
+
+#[test]
+fn ordinary_nesting_is_accepted() -> TestResult {
+    let text = "hosts:\n  - name: h1\n    gpus:\n      - { model: NVIDIA L4, compute_capability: '8.9', count: 2 }\nnodes:\n  - { name: api, type: service, host: h1, command: \"echo {a} [b]\" }\n";
+    GraphDocument::from_yaml_str(text)?;
+    Ok(())
+}
