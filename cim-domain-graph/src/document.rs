@@ -62,6 +62,18 @@ pub enum DocumentError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The YAML nests deeper than [`crate::input::MAX_YAML_DEPTH`]; refused before parsing.
+    #[error(
+        "{}: line {line}: nested deeper than {} levels",
+        path.as_deref().map_or("<yaml>".into(), |p| p.display().to_string()),
+        crate::input::MAX_YAML_DEPTH
+    )]
+    TooDeep {
+        /// The file, when read from one.
+        path: Option<PathBuf>,
+        /// The 1-based line where the limit is passed.
+        line: usize,
+    },
     /// The YAML is malformed or does not fit the format; the message gives line and field.
     #[error("{}: {source}", path.as_deref().map_or("<yaml>".into(), |p| p.display().to_string()))]
     Yaml {
@@ -229,6 +241,9 @@ impl TryFrom<RawEdgeEntry> for EdgeEntry {
 impl GraphDocument {
     /// Parses YAML.
     pub fn from_yaml_str(text: &str) -> Result<Self, DocumentError> {
+        if let Some(line) = crate::input::yaml_too_deep_at(text) {
+            return Err(DocumentError::TooDeep { path: None, line });
+        }
         serde_yaml_ng::from_str(text).map_err(|source| DocumentError::Yaml { path: None, source })
     }
 
@@ -239,7 +254,7 @@ impl GraphDocument {
 
     /// Reads a file: JSON when its name ends in `.json`, YAML otherwise.
     pub fn from_path(path: &Path) -> Result<Self, DocumentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DocumentError::Read {
+        let text = crate::input::read_input(path).map_err(|source| DocumentError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -251,6 +266,10 @@ impl GraphDocument {
             DocumentError::Json { source, .. } => DocumentError::Json {
                 path: Some(path.to_owned()),
                 source,
+            },
+            DocumentError::TooDeep { line, .. } => DocumentError::TooDeep {
+                path: Some(path.to_owned()),
+                line,
             },
             other => other,
         };

@@ -37,6 +37,7 @@ pub mod aggregate;
 pub mod document;
 mod edge;
 mod graph;
+pub mod input;
 mod name;
 mod node;
 pub mod translate;
@@ -46,6 +47,7 @@ pub use cim_gpu::DeclaredGpu;
 pub use document::{DocumentError, EdgeEntry, GraphDocument, HostEntry, NodeEntry};
 pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
+pub use input::{InputError, MAX_INPUT_BYTES, read_input};
 pub use name::{MAX_NAME_LEN, name_problem, node_name_problem};
 pub use node::{
     AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,

@@ -14,8 +14,9 @@ use cim_domain_graph::{
 use proptest::prelude::*;
 
 /// Text that stresses Nix escaping: quotes, `${`, backslashes, newlines and non-ASCII.
+/// (No newline: validation refuses line breaks in values NixOS writes into unit files, issue 12.)
 fn awkward_text() -> impl Strategy<Value = String> {
-    r#"[a-zA-Z0-9 "'$\\{}\n/é-]{0,12}"#
+    r#"[a-zA-Z0-9 "'$\\{}/é-]{0,12}"#
 }
 
 /// One node on a host, before names and edges are chosen.

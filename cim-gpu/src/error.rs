@@ -90,6 +90,18 @@ pub enum InventoryError {
         /// Path of the field.
         field: String,
     },
+    /// A declaration holds more GPUs than [`crate::MAX_DECLARED_GPUS`].
+    #[error(
+        "{source_name}: {field}: declares more than {limit} GPUs in all, the most one host may have"
+    )]
+    DeclaredTooMany {
+        /// File name (or other label) of the declaration.
+        source_name: String,
+        /// Path of the `count` (or `uuids`) field that went past the limit.
+        field: String,
+        /// The limit.
+        limit: u32,
+    },
     /// `uuids` lists a different number of GPUs than `count`.
     #[error("{source_name}: {field}: lists {uuids} UUIDs but count is {count}")]
     DeclaredCountMismatch {

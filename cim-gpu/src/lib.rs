@@ -63,5 +63,6 @@ pub use error::{DeviceError, InventoryError};
 #[cfg(target_vendor = "apple")]
 pub use inventory::MetalBackend;
 pub use inventory::{
-    DeclaredGpu, DeclaredInventory, DeclaredVendor, InventoryBackend, LocalInventory, NvmlBackend,
+    DeclaredGpu, DeclaredInventory, DeclaredVendor, InventoryBackend, LocalInventory,
+    MAX_DECLARED_GPUS, NvmlBackend,
 };

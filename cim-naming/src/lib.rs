@@ -25,6 +25,10 @@
 //! assert!(Target::Dns1123Label.problem("cim-agent-nix-expert").is_none());
 //! ```
 
+mod text;
+
+pub use text::{MAX_DNS_NAME_LEN, host_address_problem, line_value_problem, server_name_problem};
+
 /// The prefix agents' containers and Kubernetes objects add to an agent's name (`cim-agent-`).
 pub const AGENT_PREFIX: &str = "cim-agent-";
 

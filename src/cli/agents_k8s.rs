@@ -62,7 +62,7 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
     }
     let tiers = match &args.tiers {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = cim_domain_graph::read_input(path)
                 .with_context(|| format!("reading tier catalog {}", path.display()))?;
             TierCatalog::from_yaml(&text, &path.display().to_string())?
         }

@@ -37,7 +37,7 @@ pub fn run(command: GpuCommand) -> anyhow::Result<ExitCode> {
 fn inventory(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
     let report = match &args.declared {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = cim_domain_graph::read_input(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let declared = DeclaredInventory::parse(&text, &path.display().to_string())?;
             LocalInventory {

@@ -2,11 +2,24 @@
 
 use crate::node::{DeploymentNode, DeploymentNodeType, StorageSource};
 use cim_gpu::InventoryBackend as _;
+use cim_naming::{host_address_problem, line_value_problem, server_name_problem};
 
 use crate::validate::ValidationError;
 
 /// Appends an `InvalidField` for each bad field of `node`.
 pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) {
+    // Values NixOS writes unescaped into line-based files (unit lines, nginx, /etc/hosts,
+    // fstab): one rule per kind of value, from `cim-naming`.
+    let mut line = |field: &str, value: &str| {
+        if let Some(reason) = line_value_problem(value) {
+            problems.push(ValidationError::InvalidField {
+                node: node.name.clone(),
+                field: field.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    };
+    line_fields(&node.node_type, &mut line);
     let mut bad = |field: &str, reason: &str| {
         problems.push(ValidationError::InvalidField {
             node: node.name.clone(),
@@ -26,6 +39,11 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             }
             if spec.state_version.is_empty() {
                 bad("state_version", "must not be empty");
+            }
+            for (index, address) in spec.addresses.iter().enumerate() {
+                if let Some(reason) = host_address_problem(address) {
+                    bad(&format!("addresses[{index}]"), reason);
+                }
             }
             // The declaration must give the allocator usable devices (compute capability for
             // NVIDIA, consistent counts and UUIDs).
@@ -78,8 +96,10 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             }
         }
         DeploymentNodeType::LoadBalancer(spec) => {
-            if spec.server_name.as_deref().is_some_and(str::is_empty) {
-                bad("server_name", "must not be empty");
+            if let Some(name) = &spec.server_name
+                && let Some(reason) = server_name_problem(name)
+            {
+                bad("server_name", reason);
             }
         }
         DeploymentNodeType::Agent(spec) => {
@@ -102,6 +122,16 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             if !source.starts_with('/') {
                 bad("source", "must be an absolute path");
             }
+            if let StorageSource::Volume { fs_type, .. } = &spec.source
+                && !is_identifier(fs_type, |c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')
+                })
+            {
+                bad(
+                    "source.fs_type",
+                    "must be a file system type such as `ext4` (letters, digits, `.`, `_`, `-`, `+`)",
+                );
+            }
         }
         DeploymentNodeType::Monitoring(spec) => {
             if spec.exporters.is_empty() {
@@ -113,6 +143,45 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
                 bad("kind", "must name the translator of this node");
             }
         }
+    }
+}
+
+/// Calls `check(field, value)` for every free-text field of a node that ends up in a generated
+/// file: commands, environment values, paths, URLs, Nix strings.
+fn line_fields(node_type: &DeploymentNodeType, check: &mut impl FnMut(&str, &str)) {
+    match node_type {
+        DeploymentNodeType::Host(spec) => {
+            check("system", &spec.system);
+            check("state_version", &spec.state_version);
+            for (index, gpu) in spec.gpus.iter().enumerate() {
+                check(&format!("gpus[{index}].model"), &gpu.model);
+            }
+        }
+        DeploymentNodeType::Service(spec) => {
+            if let Some(command) = &spec.command {
+                check("command", command);
+            }
+            for (key, value) in &spec.environment {
+                check(&format!("environment.{key}"), value);
+            }
+        }
+        DeploymentNodeType::MessageBus(spec) => {
+            for (index, url) in spec.leaf_remotes.iter().enumerate() {
+                check(&format!("leaf_remotes[{index}]"), url);
+            }
+        }
+        DeploymentNodeType::Agent(spec) => check("definition", &spec.definition),
+        DeploymentNodeType::Storage(spec) => {
+            check("mount_point", &spec.mount_point);
+            match &spec.source {
+                StorageSource::Volume { device, .. } => check("source.device", device),
+                StorageSource::Bind { path } => check("source.path", path),
+            }
+        }
+        DeploymentNodeType::Custom { kind, .. } => check("kind", kind),
+        DeploymentNodeType::Database(_)
+        | DeploymentNodeType::LoadBalancer(_)
+        | DeploymentNodeType::Monitoring(_) => {}
     }
 }
 

@@ -10,6 +10,10 @@ use crate::inventory::InventoryBackend;
 
 const MIB: u64 = 1024 * 1024;
 
+/// Most GPUs one declaration (one host) may hold in all groups together; a `count` beyond it
+/// is refused before any device is made (issue 12: `count: 4294967295` took gigabytes).
+pub const MAX_DECLARED_GPUS: u32 = 1024;
+
 /// The GPUs of one host as a deployment graph declares them (JSON or YAML). The `gpus` list is
 /// the same format a deployment graph's hosts use (`hosts[].gpus`).
 ///
@@ -167,6 +171,17 @@ impl DeclaredInventory {
             (None, 0) => 1,
             (None, listed) => u32::try_from(listed).unwrap_or(u32::MAX),
         };
+        if u64::from(count) + out.len() as u64 > u64::from(MAX_DECLARED_GPUS) {
+            return Err(InventoryError::DeclaredTooMany {
+                source_name: source_name(),
+                field: field(if gpu.uuids.is_empty() {
+                    "count"
+                } else {
+                    "uuids"
+                }),
+                limit: MAX_DECLARED_GPUS,
+            });
+        }
         let compute_capability = match (gpu.vendor, &gpu.compute_capability) {
             (_, Some(text)) => Some(text.parse::<ComputeCapability>().map_err(|reason| {
                 InventoryError::DeclaredField {

@@ -10,7 +10,7 @@ mod declared;
 mod metal;
 mod nvml;
 
-pub use declared::{DeclaredGpu, DeclaredInventory, DeclaredVendor};
+pub use declared::{DeclaredGpu, DeclaredInventory, DeclaredVendor, MAX_DECLARED_GPUS};
 #[cfg(target_vendor = "apple")]
 pub use metal::MetalBackend;
 pub use nvml::NvmlBackend;
