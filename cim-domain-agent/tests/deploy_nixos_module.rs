@@ -294,5 +294,10 @@ fn shell_unsafe_settings_are_quoted_and_gpu_devices_lift_private_devices() -> Te
     );
     assert_eq!(unit["PrivateDevices"], false);
     assert_eq!(unit["DeviceAllow"], serde_json::json!(["/dev/nvidia0 rw"]));
+    let service = &eval["config"]["systemd"]["services"]["cim-agent"];
+    assert!(
+        service.get("startLimitBurst").is_none() && service.get("startLimitIntervalSec").is_none(),
+        "no maxRetries keeps systemd's default start limit: {service}"
+    );
     Ok(())
 }
