@@ -178,6 +178,10 @@ fn gpu_host_module_evaluates_to_a_private_gpu_container_running_the_agent() -> T
     assert_eq!(service["tasksMax"], 1024);
     assert_eq!(service["restartPolicy"], "on-failure");
     assert_eq!(service["restartSec"], 10);
+    assert_eq!(
+        service["maxRetries"], 5,
+        "restart.max_retries reaches the module"
+    );
     assert_eq!(service["logLevel"], "info");
     assert_eq!(service["logFormat"], "json");
     assert_eq!(service["deviceAllow"][0], "/dev/nvidia0 rw");

@@ -23,6 +23,7 @@ const STUB_LIB: &str = r#"
       enum = vs: "enum ${builtins.concatStringsSep "," vs}";
     };
     optionals = c: l: if c then l else [ ];
+    optionalAttrs = c: a: if c then a else { };
     escapeShellArg = a:
       if builtins.match "[[:alnum:],._+:@%/-]+" a != null then a
       else "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] a + "'";
@@ -130,6 +131,7 @@ fn agent_module_declares_every_option_the_issue_names() -> TestResult {
         "tasksMax",
         "restartPolicy",
         "restartSec",
+        "maxRetries",
         "logLevel",
         "logFormat",
         "extraEnv",
@@ -162,6 +164,7 @@ fn enabled_agent_gets_a_hardened_unit_running_cim_leaf_agents_run() -> TestResul
           tasksMax = 1024;
           restartPolicy = "on-failure";
           restartSec = 5;
+          maxRetries = 3;
           logLevel = "debug";
           extraEnv = { CIM_ZONE = "lab"; };
         }"#,
@@ -190,6 +193,9 @@ fn enabled_agent_gets_a_hardened_unit_running_cim_leaf_agents_run() -> TestResul
     assert_eq!(unit["TasksMax"], 1024);
     assert_eq!(unit["Restart"], "on-failure");
     assert_eq!(unit["RestartSec"], 5);
+    // restart.max_retries = 3: four starts (the first and three restarts) within the window.
+    assert_eq!(service["startLimitBurst"], 4);
+    assert_eq!(service["startLimitIntervalSec"], 4 * (5 + 60));
     assert_eq!(
         unit["ReadWritePaths"],
         serde_json::json!(["/var/lib/cim-agent/sage"])
@@ -288,5 +294,10 @@ fn shell_unsafe_settings_are_quoted_and_gpu_devices_lift_private_devices() -> Te
     );
     assert_eq!(unit["PrivateDevices"], false);
     assert_eq!(unit["DeviceAllow"], serde_json::json!(["/dev/nvidia0 rw"]));
+    let service = &eval["config"]["systemd"]["services"]["cim-agent"];
+    assert!(
+        service.get("startLimitBurst").is_none() && service.get("startLimitIntervalSec").is_none(),
+        "no maxRetries keeps systemd's default start limit: {service}"
+    );
     Ok(())
 }

@@ -93,6 +93,16 @@ in
       description = "Seconds systemd waits before a restart.";
     };
 
+    maxRetries = mkOption {
+      type = types.nullOr types.int;
+      default = null;
+      description = ''
+        Restarts systemd makes before it gives up (the agent definition's `restart.max_retries`):
+        the unit's start limit is `maxRetries + 1` starts within `(maxRetries + 1) * (restartSec + 60)`
+        seconds, so a crash loop stops after `maxRetries` restarts. Null keeps systemd's default.
+      '';
+    };
+
     logLevel = mkOption {
       type = types.enum [ "trace" "debug" "info" "warn" "error" ];
       default = "info";
@@ -169,6 +179,9 @@ in
         CapabilityBoundingSet = "";
         ReadWritePaths = [ cfg.dataDir ];
       };
+    } // lib.optionalAttrs (cfg.maxRetries != null) {
+      startLimitBurst = cfg.maxRetries + 1;
+      startLimitIntervalSec = (cfg.maxRetries + 1) * (cfg.restartSec + 60);
     };
   };
 }

@@ -48,6 +48,8 @@ pub struct AgentSettings {
     pub restart_policy: Option<RestartPolicy>,
     /// Seconds between restarts.
     pub restart_sec: Option<u32>,
+    /// Restarts before systemd gives up (`restart.max_retries`, the unit's start limit).
+    pub max_retries: Option<u32>,
     /// GPUs the agent needs (0 for none).
     pub gpus: u32,
 }
@@ -89,6 +91,7 @@ impl AgentSettings {
             log_format: deployment.logging.format.clone(),
             restart_policy: deployment.restart.policy,
             restart_sec: deployment.restart.interval_sec,
+            max_retries: deployment.restart.max_retries,
             gpus: definition.deployment.resources.gpus.unwrap_or(0),
         })
     }

@@ -270,6 +270,9 @@ fn service_config(
     if let Some(seconds) = settings.restart_sec {
         service.insert("restartSec", seconds);
     }
+    if let Some(retries) = settings.max_retries {
+        service.insert("maxRetries", retries);
+    }
     if let Some(level) = settings.log_level {
         service.insert("logLevel", level.as_str());
     }

@@ -63,7 +63,7 @@
       imports = [ inputs.cim-leaf.nixosModules.agent ];
       services.cim-agent = {
         enable = true;
-        agentFile = builtins.toFile "cim-agent-sage.md" "---\nagent:\n  id: \"5f0c9a8e-3b1d-4c2a-9e7f-1a2b3c4d5e6f\"\n  name: sage\n  display_name: \"SAGE — Systematic Agent Guidance Engine\"\n  version: \"2.1.0\"\nconceptual_space:\n  boundary: orchestration\ndescription: \"Orchestrates the other agents and keeps the domain model consistent.\"\ncapabilities:\n  - orchestration\n  - domain-modeling\nmodel:\n  provider: ollama\n  ollama:\n    url: \"http://gpu-1:11434\"\n    model: \"llama3.1:70b\"\n  parameters:\n    temperature: 0.7\n    max_tokens: 8192\nnats:\n  url: \"nats://10.0.0.1:4222\"\n  subjects:\n    commands: \"cim.agents.sage.commands.>\"\n    events:\n      registered: \"cim.agents.sage.events.registered\"\ndeployment:\n  target_node: gpu-1\n  resources:\n    memory_max: 16G\n    cpu_quota: \"400%\"\n    tasks_max: 1024\n    gpus: 1\n  restart:\n    policy: on-failure\n    interval_sec: 10\n  logging:\n    level: info\n    format: json\ndependencies:\n  required:\n    - nix-expert\n---\n# Role\nYou orchestrate the other agents.\n\n## Knowledge Base\nEvent storming, bounded contexts.\n";
+        agentFile = builtins.toFile "cim-agent-sage.md" "---\nagent:\n  id: \"5f0c9a8e-3b1d-4c2a-9e7f-1a2b3c4d5e6f\"\n  name: sage\n  display_name: \"SAGE — Systematic Agent Guidance Engine\"\n  version: \"2.1.0\"\nconceptual_space:\n  boundary: orchestration\ndescription: \"Orchestrates the other agents and keeps the domain model consistent.\"\ncapabilities:\n  - orchestration\n  - domain-modeling\nmodel:\n  provider: ollama\n  ollama:\n    url: \"http://gpu-1:11434\"\n    model: \"llama3.1:70b\"\n  parameters:\n    temperature: 0.7\n    max_tokens: 8192\nnats:\n  url: \"nats://10.0.0.1:4222\"\n  subjects:\n    commands: \"cim.agents.sage.commands.>\"\n    events:\n      registered: \"cim.agents.sage.events.registered\"\ndeployment:\n  target_node: gpu-1\n  resources:\n    memory_max: 16G\n    cpu_quota: \"400%\"\n    tasks_max: 1024\n    gpus: 1\n  restart:\n    policy: on-failure\n    interval_sec: 10\n    max_retries: 5\n  logging:\n    level: info\n    format: json\ndependencies:\n  required:\n    - nix-expert\n---\n# Role\nYou orchestrate the other agents.\n\n## Knowledge Base\nEvent storming, bounded contexts.\n";
         agentId = "5f0c9a8e-3b1d-4c2a-9e7f-1a2b3c4d5e6f";
         natsUrl = "nats://10.0.0.1:4222";
         ollamaUrl = "http://gpu-1:11434";
@@ -73,6 +73,7 @@
         tasksMax = 1024;
         restartPolicy = "on-failure";
         restartSec = 10;
+        maxRetries = 5;
         logLevel = "info";
         logFormat = "json";
         deviceAllow = [
