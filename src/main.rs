@@ -38,7 +38,10 @@ enum Command {
 
 fn main() -> ExitCode {
     init_logging();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     let result = match cli.command {
         Command::Translate(args) => cli::translate::run(args),
         Command::Agents(command) => cli::agents::run(command),
@@ -54,6 +57,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line clap refuses. With `--json` anywhere on it, the one JSON object promised is
+/// printed (`{"status": "usage", "message": ...}`, exit 2); help and version print as usual.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let wants_json = std::env::args_os().any(|arg| arg == "--json");
+    let help = matches!(
+        error.kind(),
+        clap::error::ErrorKind::DisplayHelp
+            | clap::error::ErrorKind::DisplayVersion
+            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !wants_json || help {
+        error.exit()
+    }
+    let message = error.render().to_string();
+    let value = serde_json::json!({ "status": "usage", "message": message.trim_end() });
+    match serde_json::to_string_pretty(&value) {
+        Ok(text) => println!("{text}"),
+        Err(_) => println!("{{\"status\": \"usage\"}}"),
+    }
+    ExitCode::from(2)
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG`; `CIM_LOG_FORMAT=json` (what the `services.cim-agent`

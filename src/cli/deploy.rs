@@ -120,7 +120,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 let value = json!({
                     "status": "failed",
-                    "graph": args.graph,
+                    "graph": super::shown(&args.graph),
                     "message": error.to_string(),
                     "step": failed_step(&error),
                 });
@@ -142,8 +142,8 @@ fn report_json(args: &DeployArgs, report: &DeployReport) -> anyhow::Result<serde
             "rejected"
         };
         fields.insert("status".to_owned(), status.into());
-        fields.insert("graph".to_owned(), json!(args.graph));
-        fields.insert("out".to_owned(), json!(args.out));
+        fields.insert("graph".to_owned(), json!(super::shown(&args.graph)));
+        fields.insert("out".to_owned(), json!(super::shown(&args.out)));
     }
     Ok(value)
 }

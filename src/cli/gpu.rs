@@ -34,8 +34,28 @@ pub fn run(command: GpuCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// With `--json`, a failure is one JSON object too: `{"status": "failed", "message": ...}`.
 fn inventory(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
-    let report = match &args.declared {
+    let report = match load(args) {
+        Ok(report) => report,
+        Err(error) if args.json => {
+            let value = serde_json::json!({ "status": "failed", "message": format!("{error:#}") });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error),
+    };
+    let output = if args.json {
+        render_json(&report)?
+    } else {
+        render_text(&report)
+    };
+    print!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(args: &InventoryArgs) -> anyhow::Result<LocalInventory> {
+    Ok(match &args.declared {
         Some(path) => {
             let text = cim_domain_graph::read_input(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -46,14 +66,7 @@ fn inventory(args: &InventoryArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => LocalInventory::probe(),
-    };
-    let output = if args.json {
-        render_json(&report)?
-    } else {
-        render_text(&report)
-    };
-    print!("{output}");
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn render_json(report: &LocalInventory) -> anyhow::Result<String> {

@@ -15,6 +15,8 @@ use cim_domain_graph::{DeploymentGraph, ValidationErrors};
 use cim_leaf::{Fleet, FleetError, FleetOptions};
 use serde_json::{Value, json};
 
+use super::shown;
+
 /// Arguments of `cim-leaf translate`.
 #[derive(Debug, clap::Args)]
 pub struct TranslateArgs {
@@ -70,15 +72,15 @@ fn translate(args: &TranslateArgs) -> Result<Value, Failure> {
     let spec = fleet.translate().map_err(failure)?;
     spec.check_syntax().map_err(failure)?;
     let Some(out) = args.out.as_deref().filter(|_| !args.check) else {
-        return Ok(json!({ "status": "valid", "graph": args.graph, "counts": counts }));
+        return Ok(json!({ "status": "valid", "graph": shown(&args.graph), "counts": counts }));
     };
     spec.write_to(out).map_err(failure)?;
-    let files: Vec<PathBuf> = spec.files().keys().map(|p| out.join(p)).collect();
+    let files: Vec<String> = spec.files().keys().map(|p| shown(&out.join(p))).collect();
     Ok(json!({
         "status": "translated",
-        "graph": args.graph,
+        "graph": shown(&args.graph),
         "counts": counts,
-        "out": out,
+        "out": shown(out),
         "files": files,
     }))
 }
@@ -138,10 +140,10 @@ fn report_failure(args: &TranslateArgs, failure: Failure) -> anyhow::Result<()> 
 fn failure_json(graph: &Path, failure: Failure) -> anyhow::Result<Value> {
     Ok(match failure {
         Failure::Unreadable(message) => {
-            json!({ "status": "unreadable", "graph": graph, "message": message })
+            json!({ "status": "unreadable", "graph": shown(graph), "message": message })
         }
         Failure::Failed(message) => {
-            json!({ "status": "failed", "graph": graph, "message": message })
+            json!({ "status": "failed", "graph": shown(graph), "message": message })
         }
         Failure::Invalid(errors) => {
             let mut problems = Vec::new();
@@ -152,7 +154,7 @@ fn failure_json(graph: &Path, failure: Failure) -> anyhow::Result<Value> {
                 }
                 problems.push(value);
             }
-            json!({ "status": "invalid", "graph": graph, "problems": problems })
+            json!({ "status": "invalid", "graph": shown(graph), "problems": problems })
         }
     })
 }

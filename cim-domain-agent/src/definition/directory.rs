@@ -84,7 +84,20 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
         let path = path.as_ref();
         if path.is_dir() {
             let mut files = Vec::new();
-            match collect_markdown(path, &mut files) {
+            let mut visited = std::collections::HashSet::new();
+            match collect_markdown(path, &mut files, &mut visited) {
+                Ok(()) if files.is_empty() => reports.push(FileReport {
+                    // An empty directory is a failure, not a silent pass in CI.
+                    result: Err(DefinitionError::Io {
+                        file: path.to_owned(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "no agent definition files (*.md) below this directory",
+                        ),
+                    }),
+                    path: path.to_owned(),
+                    warnings: Vec::new(),
+                }),
                 Ok(()) => {
                     files.sort();
                     reports.extend(files.into_iter().map(FileReport::load));
@@ -106,12 +119,21 @@ fn parse_all<P: AsRef<Path>>(paths: &[P]) -> Vec<FileReport> {
 }
 
 /// Gathers `.md` files below `dir`; the error names the directory that could not be listed.
-fn collect_markdown(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+/// Symbolic links are followed, but each directory (by its canonical path) is listed once, so
+/// links to an ancestor cannot make the walk loop.
+fn collect_markdown(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut std::collections::HashSet<PathBuf>,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let io_error = |source| (dir.to_owned(), source);
+    if !visited.insert(std::fs::canonicalize(dir).map_err(io_error)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(io_error)? {
         let path = entry.map_err(io_error)?.path();
         if path.is_dir() {
-            collect_markdown(&path, files)?;
+            collect_markdown(&path, files, visited)?;
         } else if path.extension().is_some_and(|ext| ext == "md") {
             files.push(path);
         }
