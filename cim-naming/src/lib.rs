@@ -25,7 +25,10 @@
 //! assert!(Target::Dns1123Label.problem("cim-agent-nix-expert").is_none());
 //! ```
 
+mod host_port;
 mod text;
+
+pub use host_port::{Host, HostPort};
 
 pub use text::{MAX_DNS_NAME_LEN, host_address_problem, line_value_problem, server_name_problem};
 

@@ -18,6 +18,7 @@ use cim_domain_graph::translate::{
 };
 use cim_domain_graph::{DeploymentEdgeType, DeploymentNode, DeploymentNodeType, ValidationError};
 use cim_domain_nix::AttrPath;
+use cim_naming::HostPort;
 
 use super::error::DeployError;
 use super::nixos::{
@@ -286,7 +287,7 @@ fn nats_from_graph(node: &DeploymentNode, context: &TranslationContext<'_>) -> O
     buses.sort();
     let (bus, port) = buses.first()?;
     let address = context.address_from(&node.name, bus)?;
-    Some(format!("nats://{address}:{port}"))
+    Some(HostPort::new(address, *port).url("nats"))
 }
 
 impl NodeTranslator for AgentNodeTranslator {

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use cim_domain_nix::{AttrSet, Expr, attrs, list};
+use cim_naming::HostPort;
 
 use super::wrong_kind;
 use crate::edge::DeploymentEdgeType;
@@ -37,7 +38,7 @@ impl NodeTranslator for LoadBalancerTranslator {
             ) else {
                 continue;
             };
-            servers.insert(format!("{address}:{port}"));
+            servers.insert(HostPort::new(address, port).to_string());
         }
         let servers: AttrSet = servers
             .into_iter()

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use cim_domain_nix::darwin::{KNOWN_GROUPS, KNOWN_USERS, POST_ACTIVATION, nats_daemon};
 use cim_domain_nix::{NatsCluster, NatsServer};
+use cim_naming::HostPort;
 
 use super::{limit_resources, wrong_kind};
 use crate::edge::DeploymentEdgeType;
@@ -51,7 +52,7 @@ impl NodeTranslator for MessageBusTranslator {
                 .map_or(node.name.as_str(), |first| first.min(&node.name.as_str()));
             let routes = peers.iter().filter_map(|(name, peer)| {
                 let address = context.address_from(&node.name, name)?;
-                Some(format!("nats-route://{address}:{}", peer.cluster_port))
+                Some(HostPort::new(address, peer.cluster_port).url("nats-route"))
             });
             nats = nats
                 .cluster(NatsCluster {
@@ -140,7 +141,7 @@ fn leaf_remotes(
         .filter_map(|view| {
             let port = connection_port(view.from, view.to, view.edge)?;
             let address = context.address_from(&node.name, &view.to.name)?;
-            Some(format!("nats-leaf://{address}:{port}"))
+            Some(HostPort::new(address, port).url("nats-leaf"))
         })
         .collect();
     hubs.sort();

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cim_domain_nix::{AttrSet, Expr, attrs, list};
+use cim_naming::HostPort;
 
 use super::wrong_kind;
 use crate::edge::DeploymentEdgeType;
@@ -61,7 +62,7 @@ impl NodeTranslator for MonitoringTranslator {
                     module.open_tcp_port(exporter.port())?;
                 }
                 let address = context.address_from(&node.name, &host.name).unwrap_or(name);
-                targets.push(format!("{address}:{}", exporter.port()));
+                targets.push(HostPort::new(address, exporter.port()).to_string());
             }
             if !targets.is_empty() {
                 scrape_configs.push(attrs([
@@ -98,7 +99,7 @@ impl NodeTranslator for MonitoringTranslator {
                 module.open_tcp_port(NVIDIA_GPU_EXPORTER_PORT)?;
             }
             let address = context.address_from(&node.name, &host.name).unwrap_or(name);
-            gpu_targets.push(format!("{address}:{NVIDIA_GPU_EXPORTER_PORT}"));
+            gpu_targets.push(HostPort::new(address, NVIDIA_GPU_EXPORTER_PORT).to_string());
         }
         if !gpu_targets.is_empty() {
             scrape_configs.push(attrs([
