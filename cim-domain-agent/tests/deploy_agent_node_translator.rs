@@ -95,12 +95,19 @@ fn agent_nodes_become_containers_on_their_graph_hosts() -> TestResult {
         nats_line.contains("nats://10.233.") && nats_line.contains(":4222"),
         "{nats_line}"
     );
-    // ...and the host's firewall lets the containers' veth interfaces reach that port.
-    assert!(
-        host_a.contains("interfaces.\"ve-+\".allowedTCPPorts = [ 4222 ];"),
-        "{host_a}"
-    );
-    assert!(!gpu.contains("\"ve-+\".allowedTCPPorts"), "{gpu}");
+    // ...and the host's firewall lets the containers' veth interfaces reach that port, spelled
+    // for whichever backend the host uses (iptables `ve-+`, nftables `ve-*`).
+    for expected in [
+        "\"ve-+\".allowedTCPPorts = if !config.networking.nftables.enable then [ 4222 ] else [ ];",
+        "\"ve-*\".allowedTCPPorts = if config.networking.nftables.enable then [ 4222 ] else [ ];",
+        "internalInterfaces = [ (if config.networking.nftables.enable then \"ve-*\" else \"ve-+\") ];",
+    ] {
+        assert!(
+            host_a.contains(expected),
+            "{expected} missing in:\n{host_a}"
+        );
+    }
+    assert!(!gpu.contains("allowedTCPPorts"), "{gpu}");
     assert!(host_a.contains("cpuQuota = \"150%\";"), "{host_a}");
     assert!(host_a.contains("memoryMax = \"3072M\";"), "{host_a}");
     let flake = spec.file("flake.nix").ok_or("no flake.nix")?;

@@ -50,12 +50,18 @@ fn host<'a>(hosts: &'a [HostContainers], name: &str) -> Result<&'a HostContainer
 /// Evaluates a generated host module with `builtins.toFile` replaced by a function returning
 /// its text (nothing is written to a store), and each container's `config` applied, so the
 /// whole result is plain data.
-fn evaluate(tool: &NixTool, file: &Path) -> Result<Value, Box<dyn std::error::Error>> {
+/// Evaluates a host module with `config.networking.nftables.enable = nftables` (the firewall
+/// backend the module's veth rules depend on).
+fn evaluate_on(
+    tool: &NixTool,
+    file: &Path,
+    nftables: bool,
+) -> Result<Value, Box<dyn std::error::Error>> {
     let expr = format!(
         r#"let
   stubs = {{ builtins = builtins // {{ toFile = name: text: {{ inherit name text; }}; }}; }};
   module = scopedImport stubs {file} {{
-    config = {{ }}; lib = {{ }}; pkgs = {{ }};
+    config.networking.nftables.enable = {nftables}; lib = {{ }}; pkgs = {{ }};
     inputs.cim-leaf.nixosModules.agent = "cim-leaf agent module";
   }};
   # `toString` keeps an imported path a path name instead of copying it into a store.
@@ -65,9 +71,14 @@ fn evaluate(tool: &NixTool, file: &Path) -> Result<Value, Box<dyn std::error::Er
 in module // {{
   containers = builtins.mapAttrs (n: c: c // {{ config = configOf c; }}) module.containers;
 }}"#,
-        file = file.display()
+        file = file.display(),
     );
     Ok(tool.eval_json("evaluate host module", &expr)?)
+}
+
+/// [`evaluate_on`] the iptables backend (NixOS's default).
+fn evaluate(tool: &NixTool, file: &Path) -> Result<Value, Box<dyn std::error::Error>> {
+    evaluate_on(tool, file, false)
 }
 
 #[test]
@@ -272,20 +283,33 @@ fn the_host_firewall_lets_containers_reach_nats_on_their_own_host_and_nothing_el
     opts.overrides.nats_url = Some("nats://localhost:4333".to_owned());
     opts.overrides.ollama_url = Some("http://localhost:11434".to_owned());
     let hosts = to_nixos_containers(&fleet()?, &opts)?;
-    let evaluate_host = |name: &str| -> Result<Value, Box<dyn std::error::Error>> {
+    let evaluate_host = |name: &str, nftables: bool| -> Result<Value, Box<dyn std::error::Error>> {
         let file = dir.path().join(format!("{name}.nix"));
         std::fs::write(&file, host(&hosts, name)?.render()?)?;
-        evaluate(&tool, &file)
+        evaluate_on(&tool, &file, nftables)
     };
-    for name in ["host-a", "gpu-1"] {
-        let firewall = &evaluate_host(name)?["networking"]["firewall"];
-        // Only the NATS port, only on the containers' veth interfaces: not Ollama's, and
-        // nothing opened on every interface.
-        assert_eq!(
-            firewall,
-            &json!({ "interfaces": { "ve-+": { "allowedTCPPorts": [4333] } } }),
-            "{name}"
-        );
+    // Each backend's interface wildcard gets the port (iptables `ve-+`, nftables `ve-*`); the
+    // other backend's spelling gets none, so it adds no rule (`ve-+` is not even valid nft).
+    for (nftables, open, closed) in [(false, "ve-+", "ve-*"), (true, "ve-*", "ve-+")] {
+        for name in ["host-a", "gpu-1"] {
+            let module = evaluate_host(name, nftables)?;
+            let firewall = &module["networking"]["firewall"];
+            // Only the NATS port, only on the containers' veth interfaces: not Ollama's, and
+            // nothing opened on every interface.
+            assert_eq!(
+                firewall,
+                &json!({ "interfaces": {
+                    open: { "allowedTCPPorts": [4333] },
+                    closed: { "allowedTCPPorts": [] },
+                } }),
+                "{name}, nftables: {nftables}"
+            );
+            assert_eq!(
+                module["networking"]["nat"]["internalInterfaces"],
+                json!([open]),
+                "{name}, nftables: {nftables}"
+            );
+        }
     }
 
     // NATS elsewhere: the containers connect out through NAT and the host opens nothing.

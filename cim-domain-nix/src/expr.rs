@@ -433,6 +433,15 @@ pub fn if_then_else(
     }
 }
 
+/// `if condition then [ items ] else [ ]`: a list option that applies only under a setting of
+/// the host (for example its firewall backend).
+pub fn list_when<T: Into<Expr>>(
+    condition: impl Into<Expr>,
+    items: impl IntoIterator<Item = T>,
+) -> Expr {
+    if_then_else(condition, list(items), list(Vec::<Expr>::new()))
+}
+
 /// `import target` (`import ./module.nix`, `import <nixpkgs> { }` with [`Expr::apply`]).
 pub fn import(target: impl Into<Expr>) -> Expr {
     Expr::Ident(Ident::known("import")).apply(target)

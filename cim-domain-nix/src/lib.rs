@@ -127,7 +127,7 @@ pub use darwin::{DarwinUser, LaunchdDaemon};
 pub use error::{NixError, NixSyntaxError, NixToolError};
 pub use expr::{
     BinOp, Expr, Float, attrs, ident, if_then_else, import, indented, interpolated, lambda, let_in,
-    list, path, rec_attrs, with,
+    list, list_when, path, rec_attrs, with,
 };
 pub use flake::{Flake, FlakeInput};
 pub use names::{Ident, KEYWORDS, is_bare_name};

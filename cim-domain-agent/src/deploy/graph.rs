@@ -22,8 +22,8 @@ use cim_naming::HostPort;
 
 use super::error::DeployError;
 use super::nixos::{
-    AgentContainer, AgentModuleSource, ContainerAddresses, ContainerOptions, VETH_INTERFACES,
-    allocate, open_nats_to_containers,
+    AgentContainer, AgentModuleSource, ContainerAddresses, ContainerOptions, allocate,
+    open_nats_to_containers, veth_interfaces,
 };
 use super::settings::AgentSettings;
 use super::source::AgentSource;
@@ -218,21 +218,36 @@ impl AgentNodeTranslator {
                 name: agent.source.name().to_owned(),
             }));
         }
-        self.place(module, &container, path);
-        Ok(())
+        self.place(module, &container, path).map_err(|source| {
+            fail(DeployError::Nix {
+                agent: agent.source.name().to_owned(),
+                source,
+            })
+        })
     }
 
-    fn place(&self, module: &mut HostModule, container: &AgentContainer, path: AttrPath) {
+    fn place(
+        &self,
+        module: &mut HostModule,
+        container: &AgentContainer,
+        path: AttrPath,
+    ) -> Result<(), cim_domain_nix::NixError> {
         module.set(path, container.value().clone());
         module.append(["systemd", "tmpfiles", "rules"], container.tmpfiles_rule());
         module.set(["networking", "nat", "enable"], true);
-        module.append(["networking", "nat", "internalInterfaces"], VETH_INTERFACES);
+        module.append(
+            ["networking", "nat", "internalInterfaces"],
+            veth_interfaces()?,
+        );
         if let Some(port) = container.host_nats_port() {
-            module.append(open_nats_to_containers(), port);
+            for (path, condition) in open_nats_to_containers()? {
+                module.append(path.clone(), port).list_when(path, condition);
+            }
         }
         if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
             module.add_flake_input(input.as_str(), self.flake_url.as_str());
         }
+        Ok(())
     }
 }
 

@@ -19,6 +19,7 @@ pub struct HostModule {
     host: String,
     config: AttrSet,
     lists: BTreeMap<AttrPath, Vec<Expr>>,
+    list_conditions: BTreeMap<AttrPath, Expr>,
     units: BTreeMap<String, UnitLinks>,
     firewall: FirewallPorts,
     shared_modules: BTreeMap<String, Expr>,
@@ -32,6 +33,7 @@ impl HostModule {
             host: host.into(),
             config: AttrSet::new(),
             lists: BTreeMap::new(),
+            list_conditions: BTreeMap::new(),
             units: BTreeMap::new(),
             firewall: FirewallPorts::new(),
             shared_modules: BTreeMap::new(),
@@ -58,6 +60,27 @@ impl HostModule {
             items.push(item);
         }
         self
+    }
+
+    /// Writes the list at `path` (its items still come from [`append`](Self::append)) as
+    /// `if condition then [ … ] else [ ]`: for list options that apply only under a setting of
+    /// the host, such as its firewall backend.
+    pub fn list_when(&mut self, path: impl Into<AttrPath>, condition: Expr) -> &mut Self {
+        self.list_conditions.insert(path.into(), condition);
+        self
+    }
+
+    /// The list at `path` as written: plain, or under its [`list_when`](Self::list_when)
+    /// condition.
+    fn list_value(
+        conditions: &BTreeMap<AttrPath, Expr>,
+        path: &AttrPath,
+        items: Vec<Expr>,
+    ) -> Expr {
+        match conditions.get(path) {
+            Some(condition) => cim_domain_nix::list_when(condition.clone(), items),
+            None => list(items),
+        }
     }
 
     /// Starts the systemd service `unit` after `dependency` (a full unit name such as
@@ -167,7 +190,8 @@ impl HostModule {
             config.insert(["systemd", "services"], Expr::AttrSet(services));
         }
         for (path, items) in self.lists {
-            config.insert(path, list(items));
+            let value = Self::list_value(&self.list_conditions, &path, items);
+            config.insert(path, value);
         }
         self.firewall.apply_to(&mut config);
         config
@@ -181,7 +205,8 @@ impl HostModule {
     pub(crate) fn into_darwin_attrs(self) -> AttrSet {
         let mut config = self.config;
         for (path, items) in self.lists {
-            config.insert(path, list(items));
+            let value = Self::list_value(&self.list_conditions, &path, items);
+            config.insert(path, value);
         }
         config
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cim_domain_nix::{
     AllowedDevice, AttrPath, AttrSet, BindMount, ContainerName, ContainerNetwork, Expr, NixError,
-    NixosContainer, NixosModule, SetPattern, ident, list,
+    NixosContainer, NixosModule, SetPattern, ident, if_then_else, list, list_when,
 };
 
 use super::subnet::{ContainerAddresses, Ipv4Subnet, allocate};
@@ -318,14 +318,20 @@ impl HostContainers {
                 container.value().clone(),
             );
         }
-        apply_host_networking(module.config_mut());
+        let nix = |source| DeployError::Nix {
+            agent: self.host.clone(),
+            source,
+        };
+        apply_host_networking(module.config_mut()).map_err(nix)?;
         let nats_ports: BTreeSet<u16> = self
             .containers
             .iter()
             .filter_map(AgentContainer::host_nats_port)
             .collect();
         if !nats_ports.is_empty() {
-            module.set(open_nats_to_containers(), list(nats_ports));
+            for (path, condition) in open_nats_to_containers().map_err(nix)? {
+                module.set(path, list_when(condition, nats_ports.iter().copied()));
+            }
         }
         module.set(
             ["systemd", "tmpfiles", "rules"],
@@ -340,31 +346,62 @@ impl HostContainers {
     }
 }
 
-/// The host side of every container's veth link (`ve-<container>`), as an interface pattern.
-pub const VETH_INTERFACES: &str = "ve-+";
+/// The host side of every container's veth link (`ve-<container>`) as the iptables firewall
+/// backend spells an interface wildcard.
+pub const VETH_IPTABLES: &str = "ve-+";
 
-/// The firewall option that accepts TCP ports on the containers' veth interfaces only:
-/// `networking.firewall.interfaces."ve-+".allowedTCPPorts`. The host firewall (on by default)
-/// would otherwise drop an agent's connection to a NATS server on its own host. The wildcard,
-/// as in [`VETH_INTERFACES`] for NAT, is needed because systemd-nspawn shortens interface names
-/// longer than 15 characters, which `ve-cim-agent-<name>` always is.
-pub fn open_nats_to_containers() -> AttrPath {
-    AttrPath::new([
-        "networking",
-        "firewall",
-        "interfaces",
-        VETH_INTERFACES,
-        "allowedTCPPorts",
+/// The same wildcard as the nftables backend spells it (`iifname ve-*`; `ve-+` would be a
+/// literal name there, or a syntax error in the generated ruleset).
+pub const VETH_NFTABLES: &str = "ve-*";
+
+/// `config.networking.nftables.enable`: whether the host's firewall and NAT use nftables.
+fn nftables_enabled() -> Result<Expr, NixError> {
+    Ok(ident("config")?.select(["networking", "nftables", "enable"]))
+}
+
+/// The containers' veth interfaces for the host's firewall backend:
+/// `if config.networking.nftables.enable then "ve-*" else "ve-+"`. The wildcard is needed
+/// because systemd-nspawn shortens interface names longer than 15 characters, which
+/// `ve-cim-agent-<name>` always is.
+pub fn veth_interfaces() -> Result<Expr, NixError> {
+    Ok(if_then_else(
+        nftables_enabled()?,
+        VETH_NFTABLES,
+        VETH_IPTABLES,
+    ))
+}
+
+/// The firewall options that accept TCP ports on the containers' veth interfaces only, one per
+/// backend, each with the condition under which it is the host's: `ports` go to
+/// `networking.firewall.interfaces."ve-+".allowedTCPPorts` when
+/// `config.networking.nftables.enable` is false and to `…"ve-*".allowedTCPPorts` when it is
+/// true, the other list staying empty (an interface without ports adds no rule on either
+/// backend). The host firewall (on by default) would otherwise drop an agent's connection to a
+/// NATS server on its own host.
+pub fn open_nats_to_containers() -> Result<[(AttrPath, Expr); 2], NixError> {
+    let path = |wildcard: &str| {
+        AttrPath::new([
+            "networking",
+            "firewall",
+            "interfaces",
+            wildcard,
+            "allowedTCPPorts",
+        ])
+    };
+    Ok([
+        (path(VETH_IPTABLES), nftables_enabled()?.logical_not()),
+        (path(VETH_NFTABLES), nftables_enabled()?),
     ])
 }
 
 /// NAT for the containers' veth interfaces, so their traffic leaves the host.
-fn apply_host_networking(config: &mut AttrSet) {
+fn apply_host_networking(config: &mut AttrSet) -> Result<(), NixError> {
     config.insert(["networking", "nat", "enable"], true);
     config.insert(
         ["networking", "nat", "internalInterfaces"],
-        list([VETH_INTERFACES]),
+        list([veth_interfaces()?]),
     );
+    Ok(())
 }
 
 /// Builds every agent's container and places it on its `deployment.target_node` (or

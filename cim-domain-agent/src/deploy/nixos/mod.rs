@@ -6,6 +6,6 @@ mod subnet;
 
 pub use containers::{
     AgentContainer, AgentModuleSource, CONTAINER_DATA_DIR, ContainerOptions, HostContainers,
-    VETH_INTERFACES, open_nats_to_containers, to_nixos_containers,
+    VETH_IPTABLES, VETH_NFTABLES, open_nats_to_containers, to_nixos_containers, veth_interfaces,
 };
 pub use subnet::{ContainerAddresses, Ipv4Subnet, SubnetError, allocate};

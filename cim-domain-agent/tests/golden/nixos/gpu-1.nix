@@ -89,7 +89,7 @@
   };
   networking.nat = {
     enable = true;
-    internalInterfaces = [ "ve-+" ];
+    internalInterfaces = [ (if config.networking.nftables.enable then "ve-*" else "ve-+") ];
   };
   systemd.tmpfiles.rules = [ "d /var/lib/cim-agents/sage 0750 - - -" ];
 }

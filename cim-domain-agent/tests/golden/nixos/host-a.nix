@@ -54,9 +54,12 @@
   networking = {
     nat = {
       enable = true;
-      internalInterfaces = [ "ve-+" ];
+      internalInterfaces = [ (if config.networking.nftables.enable then "ve-*" else "ve-+") ];
     };
-    firewall.interfaces."ve-+".allowedTCPPorts = [ 4222 ];
+    firewall.interfaces = {
+      "ve-+".allowedTCPPorts = if !config.networking.nftables.enable then [ 4222 ] else [ ];
+      "ve-*".allowedTCPPorts = if config.networking.nftables.enable then [ 4222 ] else [ ];
+    };
   };
   systemd.tmpfiles.rules = [
     "d /var/lib/cim-agents/ddd-expert 0750 - - -"
