@@ -12,6 +12,9 @@
     serverName = "hub";
     port = 4222;
     jetstream = true;
-    settings.leafnodes.port = 7422;
+    settings = {
+      jetstream.sync_interval = "always";
+      leafnodes.port = 7422;
+    };
   };
 }

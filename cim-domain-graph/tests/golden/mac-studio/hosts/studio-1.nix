@@ -15,7 +15,10 @@
       (builtins.toString (pkgs.writeText "nats.conf" (builtins.toJSON {
         server_name = "studio-bus";
         port = 4222;
-        jetstream.store_dir = "/var/lib/nats";
+        jetstream = {
+          store_dir = "/var/lib/nats";
+          sync_interval = "always";
+        };
         leafnodes.remotes = [ { url = "nats-leaf://10.0.1.1:7422"; } ];
         http_port = 8222;
       })))
