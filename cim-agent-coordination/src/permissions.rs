@@ -95,8 +95,8 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_publishes_only_as_itself() {
-        let a = agent_permissions("alice").unwrap();
+    fn an_agent_publishes_only_as_itself() -> Result<(), TransportError> {
+        let a = agent_permissions("alice")?;
         assert!(may_publish(&a, "cim.agents.alice.heartbeat"));
         assert!(may_publish(&a, "cim.tasks.alice.report"));
         assert!(may_publish(&a, "cim.consensus.p1.vote.alice"));
@@ -106,6 +106,7 @@ mod tests {
         assert!(!may_publish(&a, "cim.consensus.p1.vote.bob"));
         assert!(!may_publish(&a, "cim.knowledge.s.sync.bob.alice"));
         assert!(!may_publish(&a, "cim.tasks.alice.inbox.assign"));
+        Ok(())
     }
 
     #[test]
@@ -116,10 +117,11 @@ mod tests {
     }
 
     #[test]
-    fn every_filter_is_valid() {
-        let p = agent_permissions("alice").unwrap();
+    fn every_filter_is_valid() -> Result<(), TransportError> {
+        let p = agent_permissions("alice")?;
         for f in p.publish.allow.iter().chain(&p.subscribe.allow) {
-            crate::subject::validate_filter(f).unwrap();
+            crate::subject::validate_filter(f)?;
         }
+        Ok(())
     }
 }
