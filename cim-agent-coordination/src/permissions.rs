@@ -66,6 +66,11 @@ pub fn agent_permissions(agent: &str) -> Result<Permissions, TransportError> {
         format!("{KNOWLEDGE}.*.hello.{a}"),
         format!("{KNOWLEDGE}.*.sync.{a}.*"),
         format!("{KNOWLEDGE}.*.changes.{a}"),
+        // Reviewing deployment proposals from its own process (`cim_leaf::runtime`): asking
+        // for the material, its findings, its replica's report.
+        "cim.deployment.*.material".to_owned(),
+        format!("cim.deployment.*.findings.{a}"),
+        format!("cim.deployment.*.shown.{a}"),
         REPLY_INBOXES.to_owned(),
     ];
     let subscribe = vec![
@@ -106,6 +111,10 @@ mod tests {
         assert!(!may_publish(&a, "cim.consensus.p1.vote.bob"));
         assert!(!may_publish(&a, "cim.knowledge.s.sync.bob.alice"));
         assert!(!may_publish(&a, "cim.tasks.alice.inbox.assign"));
+        assert!(may_publish(&a, "cim.deployment.p1.findings.alice"));
+        assert!(!may_publish(&a, "cim.deployment.p1.findings.bob"));
+        assert!(!may_publish(&a, "cim.deployment.deploy"));
+        assert!(!may_publish(&a, "cim.agents.roll-call"));
         Ok(())
     }
 
