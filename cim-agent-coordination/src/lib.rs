@@ -11,6 +11,7 @@ pub mod clock;
 pub mod consensus;
 pub mod dialog;
 pub mod knowledge;
+pub mod permissions;
 pub mod registry;
 pub mod subject;
 pub mod tasks;

@@ -75,7 +75,7 @@ pub enum DocumentError {
         line: usize,
     },
     /// The YAML is malformed or does not fit the format; the message gives line and field.
-    #[error("{}: {source}", path.as_deref().map_or("<yaml>".into(), |p| p.display().to_string()))]
+    #[error("{}: {}", path.as_deref().map_or("<yaml>".into(), |p| p.display().to_string()), explain(source.to_string()))]
     Yaml {
         /// The file, when parsing one.
         path: Option<PathBuf>,
@@ -83,7 +83,7 @@ pub enum DocumentError {
         source: serde_yaml_ng::Error,
     },
     /// The JSON is malformed or does not fit the format; the message gives line and column.
-    #[error("{}: {source}", path.as_deref().map_or("<json>".into(), |p| p.display().to_string()))]
+    #[error("{}: {}", path.as_deref().map_or("<json>".into(), |p| p.display().to_string()), explain(source.to_string()))]
     Json {
         /// The file, when parsing one.
         path: Option<PathBuf>,
@@ -92,9 +92,24 @@ pub enum DocumentError {
     },
 }
 
+/// The parser's message, completed where serde only knows part of the answer: an unknown field
+/// in a node lists the node type's fields, not the three every node takes.
+fn explain(message: String) -> String {
+    if message.starts_with("nodes[") && message.contains("unknown field") {
+        if let Some((head, tail)) = message.split_once(" at line ") {
+            return format!("{head}, or `name`, `type`, `host` at line {tail}");
+        }
+        return format!("{message}, or `name`, `type`, `host`");
+    }
+    message
+}
+
 /// A deployment graph as written in a file. See the [module documentation](self).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a graph document: a mapping with `hosts`, `nodes` and `edges`"
+)]
 pub struct GraphDocument {
     /// NixOS machines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

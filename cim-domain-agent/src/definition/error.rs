@@ -72,11 +72,13 @@ pub enum IssueKind {
         /// The accepted values.
         allowed: &'static str,
     },
-    /// A NATS URL without a NATS scheme.
-    #[error("{value:?} is not a NATS URL (nats://, tls://, ws:// or wss://)")]
+    /// Not a NATS server URL ([`nats_url_problem`](super::nats_url_problem)).
+    #[error("{value:?} is not a NATS server URL: {problem}")]
     NatsUrl {
         /// The value written.
         value: String,
+        /// Why.
+        problem: &'static str,
     },
     /// A NATS subject with empty tokens or whitespace.
     #[error("{value:?} is not a valid NATS subject")]

@@ -9,6 +9,7 @@ mod lenient;
 mod locate;
 mod model;
 mod name;
+mod nats_url;
 mod prompt;
 mod reader;
 mod tools;
@@ -25,6 +26,7 @@ pub use model::{
     RestartConfig, RestartPolicy, Subjects, UNVERSIONED,
 };
 pub use name::{AgentId, AgentName, MAX_NAME_LEN, NameError};
+pub use nats_url::nats_url_problem;
 pub use prompt::{PromptSection, SystemPrompt};
 pub use tools::{rejoin_tools, split_tools};
 pub use units::{CpuQuota, MemoryMax, UnitError};

@@ -581,13 +581,17 @@ impl Reader<'_> {
             return nats;
         };
         if let Some(url) = self.string(&mut map, "nats", "url") {
-            let scheme_ok = ["nats://", "tls://", "ws://", "wss://"]
-                .iter()
-                .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
-            if scheme_ok {
-                nats.url = Some(url);
-            } else {
-                self.issue("nats.url", IssueKind::NatsUrl { value: url });
+            match super::nats_url_problem(&url) {
+                None => nats.url = Some(url),
+                Some(problem) => {
+                    self.issue(
+                        "nats.url",
+                        IssueKind::NatsUrl {
+                            value: url,
+                            problem,
+                        },
+                    );
+                }
             }
         }
         if let Some(mut subjects) = self.mapping(&mut map, "nats", "subjects") {

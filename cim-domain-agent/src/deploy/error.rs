@@ -72,6 +72,26 @@ pub enum DeployError {
         /// GPUs the tier grants one pod (its `nvidia.com/gpu` limit).
         granted: u32,
     },
+    /// The container image reference is not one Kubernetes accepts.
+    #[error("image {image:?}: {problem}")]
+    InvalidImage {
+        /// The reference, with control characters escaped.
+        image: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// An agent file is larger than a ConfigMap may hold.
+    #[error(
+        "agent {agent}: its file has {bytes} bytes, more than a Kubernetes ConfigMap holds ({max})"
+    )]
+    ConfigMapTooLarge {
+        /// The agent.
+        agent: String,
+        /// The file's size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A Kubernetes object could not be written as YAML.
     #[error("writing {kind} {name} as YAML: {source}")]
     Yaml {

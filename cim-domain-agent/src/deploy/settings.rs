@@ -66,6 +66,14 @@ impl AgentSettings {
             (None, Some(url)) => ("nats.url", url.as_str()),
             (None, None) => ("default NATS URL", DEFAULT_NATS_URL),
         };
+        if crate::definition::nats_url_problem(nats_url).is_some() {
+            return Err(DeployError::BadUrl {
+                agent: agent.to_owned(),
+                field: nats_field,
+                url: nats_url.to_owned(),
+                example: "nats://host:4222",
+            });
+        }
         let nats = endpoint(agent, nats_field, nats_url, "nats://host:4222")?;
         let ollama = match (&overrides.ollama_url, &definition.model.endpoint) {
             (Some(url), _) => Some(endpoint(agent, "--ollama-url", url, "http://host:11434")?),

@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::tiers::{DATA_VOLUME, ResourceTier, TierCatalog};
+use super::validate::{MAX_CONFIG_MAP_BYTES, image_problem};
 use crate::deploy::error::DeployError;
 use crate::deploy::settings::{AgentSettings, DeployOverrides};
 use crate::deploy::source::AgentSource;
@@ -106,6 +107,12 @@ pub fn to_kube_manifests(
     options: &KubeOptions,
 ) -> Result<Vec<KubeManifest>, DeployError> {
     let tier = tiers.get(&options.tier)?;
+    if let Some(problem) = image_problem(&options.image) {
+        return Err(DeployError::InvalidImage {
+            image: options.image.escape_debug().to_string(),
+            problem,
+        });
+    }
     let mut by_name = BTreeMap::new();
     for agent in agents {
         if by_name.insert(agent.name(), agent).is_some() {
@@ -116,6 +123,13 @@ pub fn to_kube_manifests(
     }
     let mut manifests = Vec::new();
     for agent in by_name.into_values() {
+        if agent.text.len() > MAX_CONFIG_MAP_BYTES {
+            return Err(DeployError::ConfigMapTooLarge {
+                agent: agent.name().to_owned(),
+                bytes: agent.text.len(),
+                max: MAX_CONFIG_MAP_BYTES,
+            });
+        }
         let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
         if settings.gpus > tier.gpus() {
             return Err(DeployError::GpuTierRequired {

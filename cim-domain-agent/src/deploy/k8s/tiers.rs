@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::validate::{label_value_problem, qualified_name_problem};
 use crate::deploy::error::DeployError;
 
 /// The resource name Kubernetes' NVIDIA device plugin schedules GPUs by.
@@ -12,6 +13,10 @@ pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// The volume whose path the runtime gets as `--data-dir`.
 pub const DATA_VOLUME: &str = "data";
+
+/// Volumes every agent pod has besides its tier's (the identity ConfigMap and `/tmp`); a tier
+/// volume of the same name would make the Deployment's volume list invalid.
+pub const BUILTIN_VOLUMES: [&str; 2] = ["identity", "tmp"];
 
 const BUILTIN: &str = include_str!("tiers.yaml");
 
@@ -120,6 +125,62 @@ impl ResourceTier {
             field,
             message,
         };
+        let name_problem = if tier.is_empty() {
+            Some("a tier name must not be empty")
+        } else {
+            label_value_problem(tier)
+        };
+        if let Some(problem) = name_problem {
+            return Err(invalid("name".to_owned(), problem.to_owned()));
+        }
+        for (key, value) in &self.node_selector {
+            if let Some(problem) = qualified_name_problem(key) {
+                return Err(invalid(format!("node_selector.{key}"), problem.to_owned()));
+            }
+            if let Some(problem) = label_value_problem(value) {
+                return Err(invalid(format!("node_selector.{key}"), problem.to_owned()));
+            }
+        }
+        for (i, toleration) in self.tolerations.iter().enumerate() {
+            let field = |name: &str| format!("tolerations[{i}].{name}");
+            let key_problem = if toleration.key.is_empty() {
+                (toleration.operator != "Exists")
+                    .then_some("an empty key tolerates every taint only with operator Exists")
+            } else {
+                qualified_name_problem(&toleration.key)
+            };
+            if let Some(problem) = key_problem {
+                return Err(invalid(field("key"), problem.to_owned()));
+            }
+            match (toleration.operator.as_str(), toleration.value.as_deref()) {
+                ("Exists", Some(value)) if !value.is_empty() => {
+                    return Err(invalid(
+                        field("value"),
+                        "operator Exists takes no value".to_owned(),
+                    ));
+                }
+                ("Equal", value) => {
+                    if let Some(problem) = label_value_problem(value.unwrap_or_default()) {
+                        return Err(invalid(field("value"), problem.to_owned()));
+                    }
+                }
+                ("Exists", _) => {}
+                (other, _) => {
+                    return Err(invalid(
+                        field("operator"),
+                        format!("{other:?} is not Exists or Equal"),
+                    ));
+                }
+            }
+            if let Some(effect) = toleration.effect.as_deref()
+                && !matches!(effect, "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute")
+            {
+                return Err(invalid(
+                    field("effect"),
+                    format!("{effect:?} is not NoSchedule, PreferNoSchedule or NoExecute"),
+                ));
+            }
+        }
         for (section, resources) in [("requests", &self.requests), ("limits", &self.limits)] {
             for (resource, quantity) in resources {
                 if !is_quantity(quantity) {
@@ -145,6 +206,15 @@ impl ResourceTier {
             ));
         }
         for (name, volume) in &self.volumes {
+            if BUILTIN_VOLUMES.contains(&name.as_str()) {
+                return Err(invalid(
+                    format!("volumes.{name}"),
+                    format!(
+                        "{name:?} is a volume every agent pod already has ({}); choose another name",
+                        BUILTIN_VOLUMES.join(", ")
+                    ),
+                ));
+            }
             if !is_dns_label(name) {
                 return Err(invalid(
                     format!("volumes.{name}"),
@@ -268,6 +338,34 @@ mod tests {
                 "tier t: volumes.Data_1:",
             ),
             ("t: {requests: {}, limit: {}}", "tier catalog x.yaml: "),
+            (
+                "-t: {requests: {}, limits: {}, volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier -t: name:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, volumes: {data: {path: /d, size_gi: 1}, tmp: {path: /t, size_gi: 1}}}",
+                "tier t: volumes.tmp:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, node_selector: {\"a b\": x}, volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier t: node_selector.a b:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, node_selector: {gpu: \"x;y\"}, volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier t: node_selector.gpu:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, tolerations: [{key: gpu, operator: Maybe}], volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier t: tolerations[0].operator:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, tolerations: [{key: gpu, operator: Exists, value: x}], volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier t: tolerations[0].value:",
+            ),
+            (
+                "t: {requests: {}, limits: {}, tolerations: [{key: gpu, operator: Equal, value: x, effect: Never}], volumes: {data: {path: /d, size_gi: 1}}}",
+                "tier t: tolerations[0].effect:",
+            ),
         ];
         for (yaml, expected) in cases {
             match TierCatalog::from_yaml(yaml, "x.yaml") {
