@@ -25,6 +25,7 @@
 //! assert!(Target::Dns1123Label.problem("cim-agent-nix-expert").is_none());
 //! ```
 
+pub mod redact;
 mod text;
 
 pub use text::{MAX_DNS_NAME_LEN, host_address_problem, line_value_problem, server_name_problem};
