@@ -67,7 +67,13 @@ fn translate_writes_the_golden_flake_of_each_example() -> TestResult {
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("cim-domain-graph/tests/golden")
             .join(scenario);
-        let written = files_under(out.path())?;
+        let manifest = Path::new(".cim-leaf-manifest");
+        let mut written = files_under(out.path())?;
+        assert!(
+            written.iter().any(|p| p == manifest),
+            "{scenario}: no manifest"
+        );
+        written.retain(|p| p != manifest);
         assert_eq!(written, files_under(&golden)?, "{scenario}");
         for file in written {
             assert_eq!(

@@ -33,6 +33,7 @@ fn check_golden(scenario: &str) -> Result<NixDeploymentSpec, Box<dyn std::error:
             std::fs::remove_dir_all(&golden)?;
         }
         spec.write_to(&golden)?;
+        std::fs::remove_file(golden.join(cim_domain_graph::translate::output::MANIFEST))?;
     }
     let mut on_disk = Vec::new();
     collect_files(&golden, &golden, &mut on_disk)?;

@@ -51,7 +51,10 @@ pub enum JetStreamError {
         reason: &'static str,
     },
     /// The server could not be reached.
-    #[error("cannot connect to NATS at {url}: {source}")]
+    #[error(
+        "cannot connect to NATS at {}: {source}",
+        cim_naming::redact::redact_url(url)
+    )]
     Connect {
         /// Where the client tried to connect.
         url: String,

@@ -26,6 +26,7 @@
 //! ```
 
 mod host_port;
+pub mod redact;
 mod text;
 
 pub use host_port::{Host, HostPort};

@@ -1,6 +1,7 @@
 //! `cim-leaf agents ls`: the registry (JetStream KV bucket `cim-agents`) with presence evaluated
 //! now, optionally only the agents with a capability.
 
+use cim_naming::redact::redact_url;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -36,7 +37,7 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
 async fn list(args: LsArgs) -> anyhow::Result<ExitCode> {
     let client = async_nats::connect(&args.nats.nats_url)
         .await
-        .with_context(|| format!("connecting to NATS at {}", args.nats.nats_url))?;
+        .with_context(|| format!("connecting to NATS at {}", redact_url(&args.nats.nats_url)))?;
     let kv = JetStreamKeyValue::open(client, REGISTRY_BUCKET, 1).await?;
     let config = PresenceConfig::default();
     let registry = Registry::open(kv, config).await?;

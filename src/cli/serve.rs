@@ -1,6 +1,7 @@
 //! `cim-leaf serve`: the deployment service ([`cim_leaf::service`]) on a NATS server, until
 //! SIGTERM or ctrl-c, then it drains (finishes the requests it took) and exits 0.
 
+use cim_naming::redact::redact_url;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let backend = NatsBackend::connect(&args.nats).await?;
         let client = async_nats::connect(&args.nats)
             .await
-            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+            .with_context(|| format!("connecting to NATS at {}", redact_url(&args.nats)))?;
         let service =
             DeploymentService::start(Pipeline::new(backend, options), &args.graph, &args.out)
                 .await
@@ -70,7 +71,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "{SERVICE_NAME}: serving {} on {}",
             Command::ALL.map(Command::subject).join(", "),
-            args.nats
+            redact_url(&args.nats)
         );
         let shutdown = async move {
             tokio::select! {

@@ -2,6 +2,7 @@
 //! (`cim.tasks.api`, request/reply), and `serve`: the coordinator (registry, presence, task
 //! dispatch) on a NATS server with JetStream.
 
+use cim_naming::redact::redact_url;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -133,7 +134,7 @@ pub fn run(command: TasksCommand) -> anyhow::Result<ExitCode> {
 async fn connect(nats: &NatsArgs) -> anyhow::Result<async_nats::Client> {
     async_nats::connect(&nats.nats_url)
         .await
-        .with_context(|| format!("connecting to NATS at {}", nats.nats_url))
+        .with_context(|| format!("connecting to NATS at {}", redact_url(&nats.nats_url)))
 }
 
 async fn ask(nats: &NatsArgs, request: &TaskRequest) -> anyhow::Result<TaskReply> {

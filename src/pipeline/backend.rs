@@ -108,7 +108,10 @@ pub type NatsBackend =
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The NATS server cannot be reached.
-    #[error("connecting to NATS at {url}: {reason}")]
+    #[error(
+        "connecting to NATS at {}: {reason}",
+        cim_naming::redact::redact_url(url)
+    )]
     Connect {
         /// The URL.
         url: String,

@@ -13,7 +13,10 @@ pub enum DeployError {
     #[error(transparent)]
     Definition(#[from] DefinitionError),
     /// A URL (from a definition or an override) is not `scheme://host[:port][/path]`.
-    #[error("agent {agent}: {field} {url:?} is not a URL like {example}")]
+    #[error(
+        "agent {agent}: {field} {:?} is not a URL like {example}",
+        cim_naming::redact::redact_url(url)
+    )]
     BadUrl {
         /// The agent whose settings hold the URL.
         agent: String,
@@ -23,6 +26,20 @@ pub enum DeployError {
         url: String,
         /// What a good one looks like.
         example: &'static str,
+    },
+    /// A URL bound for Kubernetes output carries credentials, which would land in a Deployment's
+    /// arguments in clear.
+    #[error(
+        "agent {agent}: {field} {url} carries credentials; Kubernetes output never holds them in \
+         arguments: give the URL without user:password and put the credentials in a Secret"
+    )]
+    CredentialsInUrl {
+        /// The agent whose settings hold the URL.
+        agent: String,
+        /// Which setting (`nats.url`).
+        field: &'static str,
+        /// The URL, redacted.
+        url: String,
     },
     /// Two definitions share a name, so their containers or namespaces would collide.
     #[error("two agents are named {name}; names must be unique within one deployment")]

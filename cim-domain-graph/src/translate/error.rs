@@ -68,6 +68,9 @@ pub enum TranslationError {
     /// `nix-instantiate` could not run or rejected a rendered file.
     #[error(transparent)]
     Tool(#[from] NixToolError),
+    /// The output directory was refused or a generation could not be switched in.
+    #[error(transparent)]
+    Output(#[from] crate::translate::output::OutputError),
     /// A rendered file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {

@@ -55,6 +55,7 @@ mod flake;
 mod host_module;
 mod node_translator;
 pub mod nvidia;
+pub mod output;
 mod spec;
 
 pub use context::TranslationContext;

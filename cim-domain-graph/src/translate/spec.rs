@@ -39,20 +39,16 @@ impl NixDeploymentSpec {
         })
     }
 
-    /// Writes every file under `dir`, creating directories; existing files are replaced.
+    /// Writes every file under `dir` as one generation: staged inside `dir`, checked, switched in
+    /// with renames, recorded in the manifest, and the previous generation's leftovers removed.
+    /// Symlinks are never written through; `/`, the home directory and a directory of files not
+    /// written by this tool are refused. The rules are in [`crate::translate::output`].
     pub fn write_to(&self, dir: &Path) -> Result<(), TranslationError> {
-        for (relative, text) in &self.files {
-            let path = dir.join(relative);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| TranslationError::Write {
-                    path: parent.to_owned(),
-                    source,
-                })?;
-            }
-            std::fs::write(&path, text)
-                .map_err(|source| TranslationError::Write { path, source })?;
-        }
-        Ok(())
+        let files = self
+            .files
+            .iter()
+            .map(|(path, text)| (path.as_path(), text.as_str()));
+        Ok(crate::translate::output::write_generation(dir, files)?)
     }
 
     /// Parses every file with rnix; the error names the file, line and column.

@@ -10,6 +10,7 @@
 //! agent registers again after every reconnect and on every roll call
 //! (`cim.agents.roll-call`), so a registry that started later still sees it.
 
+use cim_naming::redact::redact_url;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -109,7 +110,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let client = tokio::select! {
         client = options.connect(&args.nats_url) => {
-            client.with_context(|| format!("connecting to NATS at {}", args.nats_url))?
+            client.with_context(|| format!("connecting to NATS at {}", redact_url(&args.nats_url)))?
         }
         reason = shutdown.wait() => {
             tracing::info!(reason, "shutdown before connecting to NATS");

@@ -131,6 +131,21 @@ pub fn to_kube_manifests(
             });
         }
         let settings = AgentSettings::resolve(&agent.definition, &options.overrides)?;
+        let urls = [
+            ("nats.url", Some(&settings.nats)),
+            ("model.ollama.url", settings.ollama.as_ref()),
+        ];
+        for (field, endpoint) in urls {
+            if let Some(url) = endpoint.map(|e| e.url())
+                && cim_naming::redact::has_credentials(url)
+            {
+                return Err(DeployError::CredentialsInUrl {
+                    agent: agent.name().to_owned(),
+                    field,
+                    url: cim_naming::redact::redact_url(url),
+                });
+            }
+        }
         if settings.gpus > tier.gpus() {
             return Err(DeployError::GpuTierRequired {
                 agent: agent.name().to_owned(),
