@@ -182,13 +182,32 @@ async fn runtime_registers_again_after_a_reconnect_and_stops_while_the_server_is
         assert_eq!(registration.name.as_str(), "sage");
     }
 
-    // The server restarts: the runtime registers again on its own.
+    // The server restarts: the runtime registers again on its own (its log says so; the
+    // registration itself can land before a new subscriber is in place, so it is checked via
+    // the log, then the agent is shown to be live again by a roll call).
     server.kill();
     server.restart().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !log_of(dir.path(), "sage").contains("registering again") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no re-registration after the restart: {}",
+            log_of(dir.path(), "sage")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let client = server.client().await?;
     let mut registrations = client.subscribe("cim.agents.sage.registered").await?;
     client.flush().await?;
-    let again = next_registration(&mut registrations).await?;
+    let again = tokio::select! {
+        r = next_registration(&mut registrations) => r?,
+        _ = async {
+            loop {
+                let _ = client.publish("cim.agents.roll-call", "".into()).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        } => unreachable!(),
+    };
     assert_eq!(again.name.as_str(), "sage");
 
     // The server goes away for good; SIGTERM still ends the runtime promptly, with status 0.
