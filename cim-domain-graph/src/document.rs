@@ -269,7 +269,7 @@ impl GraphDocument {
 
     /// Reads a file: JSON when its name ends in `.json`, YAML otherwise.
     pub fn from_path(path: &Path) -> Result<Self, DocumentError> {
-        let text = crate::input::read_input(path).map_err(|source| DocumentError::Read {
+        let text = cim_naming::input::read_input(path).map_err(|source| DocumentError::Read {
             path: path.to_owned(),
             source,
         })?;

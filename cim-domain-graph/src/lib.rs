@@ -44,10 +44,10 @@ pub mod translate;
 mod validate;
 
 pub use cim_gpu::DeclaredGpu;
+pub use cim_naming::input::{InputError, MAX_INPUT_BYTES, read_input};
 pub use document::{DocumentError, EdgeEntry, GraphDocument, HostEntry, NodeEntry};
 pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
-pub use input::{InputError, MAX_INPUT_BYTES, read_input};
 pub use name::{MAX_NAME_LEN, name_problem, node_name_problem};
 pub use node::{
     AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,

@@ -26,6 +26,7 @@
 //! ```
 
 mod host_port;
+pub mod input;
 pub mod redact;
 mod text;
 

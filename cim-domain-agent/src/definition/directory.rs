@@ -144,7 +144,7 @@ fn collect_markdown(
 /// Where `field` is written in the agent file at `path` (1:1 if the file cannot be read again).
 fn key_position(path: &Path, field: &str) -> Position {
     let start = Position { line: 1, column: 1 };
-    let Ok(text) = cim_domain_graph::read_input(path) else {
+    let Ok(text) = cim_naming::input::read_input(path) else {
         return start;
     };
     match front_matter::split(&text) {

@@ -134,7 +134,7 @@ pub fn parse_agent_file(path: impl AsRef<Path>) -> Result<AgentDefinition, Defin
 /// Reads, parses and validates one agent file, keeping its warnings.
 pub fn load_agent_file(path: impl AsRef<Path>) -> Result<Loaded, DefinitionError> {
     let path = path.as_ref();
-    let text = cim_domain_graph::read_input(path).map_err(|source| DefinitionError::Io {
+    let text = cim_naming::input::read_input(path).map_err(|source| DefinitionError::Io {
         file: path.to_owned(),
         source,
     })?;

@@ -26,7 +26,7 @@ impl AgentSource {
     /// Reads and parses the agent file at `path`.
     pub fn read(path: impl AsRef<Path>) -> Result<Self, DefinitionError> {
         let path = path.as_ref();
-        let text = cim_domain_graph::read_input(path).map_err(|source| DefinitionError::Io {
+        let text = cim_naming::input::read_input(path).map_err(|source| DefinitionError::Io {
             file: path.to_owned(),
             source,
         })?;
