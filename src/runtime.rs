@@ -191,13 +191,11 @@ async fn review_proposals<T: Transport>(
                 Err(reason) => ReviewOutcome::Failed(reason),
             },
         };
-        if let Err(error) = publish_json(
-            &transport,
-            findings_subject(proposal, &identity.name),
-            &message,
-        )
-        .await
-        {
+        let published = match findings_subject(proposal, &identity.name) {
+            Ok(subject) => publish_json(&transport, &subject, &message).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = published {
             tracing::warn!(agent = %identity.name, %proposal, %error, "could not publish findings");
         }
         watched
@@ -294,15 +292,17 @@ async fn report_shown<T: Transport, S: KnowledgeStore>(
                 subject: subject.clone(),
                 facts,
             };
-            match shown_subject(*proposal, &name) {
-                Ok(to) => {
-                    if let Err(error) = publish_json(&transport, Ok(to), &shown).await {
-                        tracing::warn!(agent = %name, %error, "could not report the deployment shown");
-                    } else {
-                        tracing::info!(agent = %name, %subject, facts, "deployment facts in the replica");
-                    }
+            let published = match shown_subject(*proposal, &name) {
+                Ok(to) => publish_json(&transport, &to, &shown).await,
+                Err(error) => Err(error),
+            };
+            match published {
+                Ok(()) => {
+                    tracing::info!(agent = %name, %subject, facts, "deployment facts in the replica");
                 }
-                Err(error) => tracing::warn!(agent = %name, %error, "bad subject"),
+                Err(error) => {
+                    tracing::warn!(agent = %name, %error, "could not report the deployment shown");
+                }
             }
         }
     }
@@ -310,11 +310,10 @@ async fn report_shown<T: Transport, S: KnowledgeStore>(
 
 async fn publish_json<T: Transport>(
     transport: &T,
-    subject: Result<String, TransportError>,
+    subject: &str,
     value: &impl serde::Serialize,
 ) -> Result<(), TransportError> {
-    let subject = subject?;
     let payload = serde_json::to_vec(value).unwrap_or_default();
-    transport.publish(&subject, payload.into()).await?;
+    transport.publish(subject, payload.into()).await?;
     transport.flush().await
 }

@@ -68,6 +68,21 @@ pub struct DeployArgs {
     pub json: bool,
 }
 
+/// The pipeline's options from the flags `deploy` and `serve` share: the protocol, and with
+/// `--remote-agents SECS` agent runtimes in other processes, waited for up to SECS at each step.
+pub fn pipeline_options(protocol: ProtocolArg, remote_agents: Option<u64>) -> PipelineOptions {
+    let mut options = PipelineOptions {
+        protocol: protocol.into(),
+        ..PipelineOptions::default()
+    };
+    if let Some(secs) = remote_agents {
+        let wait = Duration::from_secs(secs);
+        options.agents = AgentParticipation::Remote { wait };
+        options.replica_timeout = wait;
+    }
+    options
+}
+
 /// Runs `cim-leaf deploy`.
 pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -75,15 +90,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut options = PipelineOptions {
-        protocol: args.protocol.into(),
-        ..PipelineOptions::default()
-    };
-    if let Some(secs) = args.remote_agents {
-        let wait = Duration::from_secs(secs);
-        options.agents = AgentParticipation::Remote { wait };
-        options.replica_timeout = wait;
-    }
+    let options = pipeline_options(args.protocol, args.remote_agents);
     let progress = StepProgress::new(!args.json);
     let result = runtime.block_on(async {
         match &args.nats {

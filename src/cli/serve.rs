@@ -5,13 +5,12 @@ use cim_naming::redact::redact_url;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use cim_leaf::pipeline::{AgentParticipation, NatsBackend, Pipeline, PipelineOptions};
+use cim_leaf::pipeline::{NatsBackend, Pipeline};
 use cim_leaf::service::{Command, DeploymentService, SERVICE_NAME, serve};
 
-use super::deploy::ProtocolArg;
+use super::deploy::{ProtocolArg, pipeline_options};
 
 /// Arguments of `cim-leaf serve`.
 #[derive(Debug, clap::Args)]
@@ -45,15 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("installing the SIGTERM handler")?;
-        let mut options = PipelineOptions {
-            protocol: args.protocol.into(),
-            ..PipelineOptions::default()
-        };
-        if let Some(secs) = args.remote_agents {
-            let wait = Duration::from_secs(secs);
-            options.agents = AgentParticipation::Remote { wait };
-            options.replica_timeout = wait;
-        }
+        let options = pipeline_options(args.protocol, args.remote_agents);
         let backend = NatsBackend::connect(&args.nats).await?;
         let client = async_nats::connect(&args.nats)
             .await
