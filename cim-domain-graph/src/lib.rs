@@ -40,6 +40,7 @@ mod graph;
 pub mod input;
 mod name;
 mod node;
+pub mod security;
 pub mod translate;
 mod validate;
 

@@ -238,6 +238,14 @@ pub struct MessageBusSpec {
     /// CPU and memory the server reserves.
     #[serde(default, skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
+    /// TLS for client, cluster route and leaf connections, from certificate and key file
+    /// paths (see `docs/graph-format.md`, "Message bus security"); plaintext when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::security::NatsTlsSpec>,
+    /// Credentials file this server presents to the hubs it joins as a leaf node (a path, e.g.
+    /// `/run/secrets/cim/nats/leaf.creds`; never the credentials themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_credentials: Option<String>,
 }
 
 impl Default for MessageBusSpec {
@@ -251,6 +259,8 @@ impl Default for MessageBusSpec {
             sync_interval: default_sync_interval(),
             leaf_remotes: Vec::new(),
             resources: Resources::default(),
+            tls: None,
+            leaf_credentials: None,
         }
     }
 }

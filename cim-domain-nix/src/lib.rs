@@ -113,6 +113,7 @@ pub mod darwin;
 mod error;
 mod expr;
 mod flake;
+pub mod json;
 mod names;
 pub mod nixos;
 mod path;

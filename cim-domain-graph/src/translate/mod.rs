@@ -53,11 +53,13 @@ mod edges;
 mod error;
 mod flake;
 mod host_module;
+pub mod nats_auth;
 mod node_translator;
 pub mod nvidia;
 pub mod output;
 mod spec;
 
+pub use builtin::MessageBusTranslator;
 pub use context::TranslationContext;
 pub use edges::connection_port;
 pub use error::TranslationError;

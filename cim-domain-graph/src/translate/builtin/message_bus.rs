@@ -3,19 +3,59 @@
 use std::collections::{BTreeMap, HashSet};
 
 use cim_domain_nix::darwin::{KNOWN_GROUPS, KNOWN_USERS, POST_ACTIVATION, nats_daemon};
-use cim_domain_nix::{NatsCluster, NatsServer};
+use cim_domain_nix::{Expr, NatsCluster, NatsServer};
 use cim_naming::HostPort;
 
 use super::{limit_resources, wrong_kind};
 use crate::edge::DeploymentEdgeType;
 use crate::node::{DeploymentNode, DeploymentNodeType, MessageBusSpec};
 use crate::translate::edges::connection_port;
+use crate::security::secret_path_problem;
+use crate::translate::nats_auth::{self, NatsUser};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError, darwin};
+use crate::ValidationError;
 
-/// Translates `message_bus` nodes into `services.nats`.
-pub(super) struct MessageBusTranslator;
+/// Translates `message_bus` nodes into `services.nats`; with users, every bus requires NKey
+/// authentication ([`nats_auth`](crate::translate::nats_auth)).
+#[derive(Debug, Clone, Default)]
+pub struct MessageBusTranslator {
+    users: Vec<NatsUser>,
+}
+
+impl MessageBusTranslator {
+    /// A translator whose buses accept exactly `users` (public keys and permissions, resolved
+    /// when the fleet is loaded); an empty list leaves the buses open, as the default does.
+    pub fn with_users(users: Vec<NatsUser>) -> Self {
+        Self { users }
+    }
+
+    /// The users every bus accepts.
+    pub fn users(&self) -> &[NatsUser] {
+        &self.users
+    }
+}
 
 impl NodeTranslator for MessageBusTranslator {
+    fn check(&self, node: &DeploymentNode, _: &TranslationContext<'_>) -> Vec<ValidationError> {
+        let DeploymentNodeType::MessageBus(spec) = &node.node_type else {
+            return Vec::new();
+        };
+        let mut paths: Vec<(&str, &str)> = spec.tls.as_ref().map(|t| t.paths()).unwrap_or_default();
+        if let Some(creds) = &spec.leaf_credentials {
+            paths.push(("leaf_credentials", creds.as_str()));
+        }
+        paths
+            .into_iter()
+            .filter_map(|(field, path)| {
+                Some(ValidationError::InvalidField {
+                    node: node.name.clone(),
+                    field: field.to_owned(),
+                    reason: format!("{path}: {}", secret_path_problem(path)?),
+                })
+            })
+            .collect()
+    }
+
     fn systemd_unit(&self, _node: &DeploymentNode) -> Option<String> {
         Some("nats".to_owned())
     }
@@ -69,13 +109,15 @@ impl NodeTranslator for MessageBusTranslator {
         if is_hub {
             nats = nats.leaf_listen(spec.leaf_port).map_err(nix)?;
         }
-        for url in leaf_remotes(context, node, spec) {
-            nats = nats.leaf_remote(&url).map_err(nix)?;
+        let remotes = leaf_remotes(context, node, spec);
+        for url in &remotes {
+            nats = nats.leaf_remote(url).map_err(nix)?;
         }
+        let nats = secure(nats.to_expr(), spec, &self.users, &remotes, !peers.is_empty(), is_hub);
         let module = modules.get_mut(context.host_name(node)?)?;
         if darwin::on_darwin(node, context) {
             // nix-darwin has no NATS module: the same settings, as a launchd daemon.
-            let (daemon, user) = nats_daemon(&nats.to_expr()).map_err(nix)?;
+            let (daemon, user) = nats_daemon(&nats).map_err(nix)?;
             module.set(daemon.path(), daemon.to_expr());
             for (path, value) in user.options() {
                 module.set(path, value);
@@ -86,7 +128,7 @@ impl NodeTranslator for MessageBusTranslator {
                 .append(KNOWN_GROUPS, user.name());
             return Ok(());
         }
-        module.set(["services", "nats"], nats.to_expr());
+        module.set(["services", "nats"], nats);
         if !peers.is_empty() {
             // Peers run on other hosts (one NATS server per host), so routes need the port.
             module.open_tcp_port(spec.cluster_port)?;
@@ -147,4 +189,32 @@ fn leaf_remotes(
     hubs.sort();
     hubs.extend(spec.leaf_remotes.iter().cloned());
     hubs
+}
+
+/// `services.nats` with the security settings of [`nats_auth`] merged into its `settings`, and
+/// the leaf remotes rewritten with their credentials file and TLS when the bus has either.
+fn secure(
+    mut nats: Expr,
+    spec: &MessageBusSpec,
+    users: &[NatsUser],
+    remotes: &[String],
+    clustered: bool,
+    leaf_hub: bool,
+) -> Expr {
+    let Some(set) = nats.as_attrs_mut() else {
+        return nats;
+    };
+    let security = nats_auth::security_settings(spec, users, clustered, leaf_hub);
+    for (key, value) in security {
+        // Attribute sets merge key by key into what the builder wrote (`settings.cluster`).
+        set.insert(["settings", key.as_str()], cim_domain_nix::json::from_json(&value));
+    }
+    if !remotes.is_empty() && (spec.leaf_credentials.is_some() || spec.tls.is_some()) {
+        let remotes = serde_json::Value::Array(nats_auth::leaf_remotes(spec, remotes));
+        set.insert(
+            ["settings", "leafnodes", "remotes"],
+            cim_domain_nix::json::from_json(&remotes),
+        );
+    }
+    nats
 }

@@ -7,6 +7,8 @@ mod monitoring;
 mod service;
 mod storage;
 
+pub use message_bus::MessageBusTranslator;
+
 use cim_domain_nix::Expr;
 
 use crate::node::{DeploymentNode, Resources};
@@ -16,7 +18,7 @@ use crate::translate::{HostModule, NodeTranslatorRegistry, TranslationError};
 pub(super) fn register_all(registry: &mut NodeTranslatorRegistry) {
     registry.register("service", service::ServiceTranslator);
     registry.register("database", database::DatabaseTranslator);
-    registry.register("message_bus", message_bus::MessageBusTranslator);
+    registry.register("message_bus", message_bus::MessageBusTranslator::default());
     registry.register("load_balancer", load_balancer::LoadBalancerTranslator);
     registry.register("storage", storage::StorageTranslator);
     registry.register("monitoring", monitoring::MonitoringTranslator);
