@@ -18,9 +18,12 @@
 //! ```
 
 pub mod fleet;
+pub mod nats_keys;
 pub mod pipeline;
 pub mod runtime;
 pub mod service;
 
-pub use fleet::{Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, RecordGrantsError};
+pub use fleet::{
+    Fleet, FleetAgent, FleetError, FleetOptions, GpuGrant, NatsKeys, RecordGrantsError,
+};
 pub use pipeline::{DeployReport, GraphVersion, Pipeline, PipelineError, PipelineOptions};

@@ -34,6 +34,9 @@ enum Command {
     /// Submit, list, show and cancel tasks; `serve` runs the coordinator.
     #[command(subcommand)]
     Tasks(cli::tasks::TasksCommand),
+    /// NATS identities' keys: seeds kept as 0600 files, public keys for the translation.
+    #[command(subcommand)]
+    Keys(cli::keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Tasks(command) => cli::tasks::run(command),
         Command::Deploy(args) => cli::deploy::run(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Keys(command) => cli::keys::run(command),
     };
     match result {
         Ok(code) => code,

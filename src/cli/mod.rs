@@ -5,6 +5,7 @@ pub mod agents_k8s;
 pub mod agents_ls;
 pub mod deploy;
 pub mod gpu;
+pub mod keys;
 pub mod serve;
 pub mod tasks;
 pub mod translate;

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cim_domain_graph::translate::TranslationError;
-use cim_domain_graph::{DeploymentGraph, ValidationErrors};
-use cim_leaf::{Fleet, FleetError, FleetOptions};
+use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, ValidationErrors};
+use cim_domain_graph::translate::nats_auth::nats_clients;
+use cim_leaf::{Fleet, FleetError, FleetOptions, NatsKeys};
 use serde_json::{Value, json};
 
 use super::shown;
@@ -31,6 +32,11 @@ pub struct TranslateArgs {
     /// Print the outcome, problems included, as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Public NATS keys (`nats-public-keys.json` from `cim-leaf keys generate`): every message
+    /// bus then requires NKey authentication, with permissions generated per identity. Without
+    /// it the buses are open and a warning says so.
+    #[arg(long, value_name = "FILE")]
+    pub nats_keys: Option<PathBuf>,
 }
 
 /// Why the command did not succeed, kept apart so `--json` and text output report alike.
@@ -61,11 +67,28 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
 fn translate(args: &TranslateArgs) -> Result<Value, Failure> {
     // The graph, its agent definitions (relative to the graph file), the translators' checks
     // and GPU requests are all checked here, every problem at once.
-    let fleet = Fleet::load(&args.graph, FleetOptions::default()).map_err(|error| match error {
+    let options = FleetOptions {
+        nats_keys: args
+            .nats_keys
+            .clone()
+            .map_or(NatsKeys::Open, NatsKeys::File),
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::load(&args.graph, options).map_err(|error| match error {
         FleetError::Unreadable(error) => Failure::Unreadable(error.to_string()),
         FleetError::Invalid(errors) => Failure::Invalid(errors),
-        FleetError::Agents(error) => Failure::Failed(error.to_string()),
+        other => Failure::Failed(other.to_string()),
     })?;
+    let has_bus = fleet
+        .graph()
+        .nodes()
+        .any(|n| matches!(n.node_type, DeploymentNodeType::MessageBus(_)));
+    if args.nats_keys.is_none() && has_bus && !nats_clients(fleet.graph()).is_empty() {
+        eprintln!(
+            "warning: no --nats-keys: the message buses accept any client that reaches them \
+             (run `cim-leaf keys generate`, see docs/security.md)"
+        );
+    }
     let counts = counts(fleet.graph());
     // `--check` translates too, in memory, so a problem only translation finds fails the
     // check, not the later deploy.

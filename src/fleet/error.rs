@@ -16,4 +16,24 @@ pub enum FleetError {
     /// The agents cannot be given container addresses (the subnet is too small).
     #[error(transparent)]
     Agents(DeployError),
+    /// The public NATS keys file cannot be read or holds a key that is not a public user NKey.
+    #[error("NATS keys: {0}")]
+    NatsKeys(crate::nats_keys::KeysError),
+    /// Keys were given, but not for every NATS identity of the graph.
+    #[error(
+        "no public NATS key for {}: run `cim-leaf keys generate GRAPH --dir DIR` and pass DIR/nats-public-keys.json",
+        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+    )]
+    MissingNatsKeys {
+        /// Every identity (node name) without a key, sorted.
+        missing: Vec<String>,
+    },
+    /// An identity's permissions cannot be derived (its name is not a subject token).
+    #[error("NATS identity `{identity}`: {reason}")]
+    NatsIdentity {
+        /// The identity.
+        identity: String,
+        /// Why.
+        reason: String,
+    },
 }

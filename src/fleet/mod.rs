@@ -10,6 +10,8 @@
 mod agents;
 mod error;
 mod gpus;
+mod identities;
+mod nats;
 mod options;
 mod pools;
 
@@ -17,13 +19,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cim_domain_agent::deploy::{AgentNodeTranslator, AgentSource, PlacedAgent};
+use cim_domain_graph::translate::nats_auth::NatsUser;
 use cim_domain_graph::translate::{
-    FlakeTranslator, NixDeploymentSpec, NodeTranslatorRegistry, TranslationError,
+    FlakeTranslator, MessageBusTranslator, NixDeploymentSpec, NodeTranslatorRegistry,
+    TranslationError,
 };
 use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
 
 pub use error::FleetError;
 pub use gpus::GpuGrant;
+pub use identities::NatsKeys;
 pub use options::FleetOptions;
 pub use pools::{RecordGrantsError, pool_id};
 
@@ -46,6 +51,7 @@ pub struct Fleet {
     graph: DeploymentGraph,
     agents: Vec<FleetAgent>,
     grants: BTreeMap<String, Vec<GpuGrant>>,
+    nats_users: Vec<NatsUser>,
     translator: FlakeTranslator,
 }
 
@@ -103,7 +109,8 @@ impl Fleet {
         options: FleetOptions,
     ) -> Result<Self, FleetError> {
         let plan = gpus::plan(&graph, &read.sources);
-        let translator = translator(&read.sources, &plan, &options)?;
+        let nats_users = identities::resolve(&graph, &options.nats_keys)?;
+        let translator = translator(&read.sources, &plan, &nats_users, &options)?;
         if let Err(ValidationErrors(found)) = translator.check_graph(&graph) {
             problems.extend(found);
         }
@@ -121,6 +128,7 @@ impl Fleet {
             graph,
             agents,
             grants: plan.grants,
+            nats_users,
             translator,
         })
     }
@@ -145,6 +153,12 @@ impl Fleet {
         &self.grants
     }
 
+    /// The NATS users every message bus accepts (public keys and permissions), sorted by
+    /// identity; empty when the fleet was loaded without keys ([`NatsKeys::Open`]).
+    pub fn nats_users(&self) -> &[NatsUser] {
+        &self.nats_users
+    }
+
     /// The files of the fleet: `flake.nix`, `hosts/<host>.nix` and `modules/<name>.nix`.
     /// Everything was read and checked by [`load`](Self::load); this only assembles.
     ///
@@ -160,6 +174,7 @@ impl Fleet {
 fn translator(
     sources: &BTreeMap<String, AgentSource>,
     plan: &gpus::GpuPlan,
+    nats_users: &[NatsUser],
     options: &FleetOptions,
 ) -> Result<FlakeTranslator, FleetError> {
     let placed: BTreeMap<String, PlacedAgent> = sources
@@ -184,6 +199,10 @@ fn translator(
     }
     let mut registry = NodeTranslatorRegistry::with_builtins();
     registry.register("agent", agent_translator);
+    if !nats_users.is_empty() {
+        let buses = MessageBusTranslator::with_users(nats_users.to_vec());
+        registry.register("message_bus", buses);
+    }
     registry.merge(&options.translators);
     let mut translator = FlakeTranslator::new(registry);
     if let Some(nixpkgs) = &options.nixpkgs {

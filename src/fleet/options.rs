@@ -19,4 +19,8 @@ pub struct FleetOptions {
     /// Translators for the tool's own node kinds (`custom` nodes), added to the built-in ones
     /// and the agent translator; a kind registered here replaces a built-in one.
     pub translators: NodeTranslatorRegistry,
+    /// Where the public NKeys of the fleet's NATS identities come from; with keys, every
+    /// message bus requires NKey authentication with generated permissions (see
+    /// `docs/security.md`). Default: [`NatsKeys::Open`], no authorization.
+    pub nats_keys: super::NatsKeys,
 }
