@@ -18,6 +18,7 @@
 //! ```
 
 pub mod fleet;
+pub mod nats_client;
 pub mod nats_keys;
 pub mod pipeline;
 pub mod runtime;

@@ -52,6 +52,7 @@ impl NatsCluster {
                         .collect(),
                 }),
                 sync,
+                extra: String::new(),
             };
             nodes.push(NatsServer::create(spec)?);
         }

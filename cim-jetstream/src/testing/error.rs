@@ -77,6 +77,12 @@ pub enum HarnessError {
         /// What went wrong.
         detail: String,
     },
+    /// Configuration given to [`NatsServerBuilder`](super::NatsServerBuilder) is unusable.
+    #[error("test server configuration: {detail}")]
+    Config {
+        /// What is wrong.
+        detail: String,
+    },
     /// A node index outside the cluster was asked for.
     #[error("the cluster has {size} nodes; node {index} does not exist")]
     NoSuchNode {

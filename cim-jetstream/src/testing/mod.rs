@@ -11,10 +11,12 @@
 
 mod binary;
 mod cluster;
+mod custom;
 mod error;
 mod node;
 
 pub use cluster::NatsCluster;
+pub use custom::{HARNESS_KEYS, NatsServerBuilder};
 pub use error::HarnessError;
 pub use node::NatsServer;
 

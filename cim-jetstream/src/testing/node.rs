@@ -23,6 +23,8 @@ pub(crate) struct NodeSpec {
     pub(crate) monitor_port: u16,
     pub(crate) cluster: Option<ClusterSpec>,
     pub(crate) sync: SyncPolicy,
+    /// Configuration appended verbatim (the builder's).
+    pub(crate) extra: String,
 }
 
 /// The route listener of a cluster node and the route ports of all nodes.
@@ -71,6 +73,7 @@ impl NatsServer {
             monitor_port,
             cluster: None,
             sync,
+            extra: String::new(),
         };
         let mut server = Self::create(spec)?;
         server.spawn()?;
@@ -269,7 +272,13 @@ impl NatsServer {
                 routes = routes.join(", "),
             ));
         }
+        text.push_str(&spec.extra);
         text
+    }
+
+    /// The server's log so far (connections refused, permissions violations...).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     fn log_tail(&self) -> String {
