@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cim_domain_graph::translate::TranslationError;
-use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, ValidationErrors};
 use cim_domain_graph::translate::nats_auth::nats_clients;
+use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, ValidationErrors};
 use cim_leaf::{Fleet, FleetError, FleetOptions, NatsKeys};
 use serde_json::{Value, json};
 

@@ -36,7 +36,10 @@ pub enum NatsKeys {
 /// # Errors
 /// [`FleetError::NatsKeys`] when the file cannot be read; [`FleetError::MissingNatsKeys`]
 /// naming every identity without a key.
-pub(super) fn resolve(graph: &DeploymentGraph, keys: &NatsKeys) -> Result<Vec<NatsUser>, FleetError> {
+pub(super) fn resolve(
+    graph: &DeploymentGraph,
+    keys: &NatsKeys,
+) -> Result<Vec<NatsUser>, FleetError> {
     let read;
     let keys = match keys {
         NatsKeys::Open => return Ok(Vec::new()),
@@ -55,12 +58,11 @@ pub(super) fn resolve(graph: &DeploymentGraph, keys: &NatsKeys) -> Result<Vec<Na
         };
         let allowed = match client.kind {
             ClientKind::Agent => {
-                let permissions = agent_permissions(&client.name).map_err(|error| {
-                    FleetError::NatsIdentity {
+                let permissions =
+                    agent_permissions(&client.name).map_err(|error| FleetError::NatsIdentity {
                         identity: client.name.clone(),
                         reason: error.to_string(),
-                    }
-                })?;
+                    })?;
                 Allowed {
                     publish: permissions.publish.allow,
                     subscribe: permissions.subscribe.allow,

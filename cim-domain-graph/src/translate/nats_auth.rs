@@ -232,7 +232,10 @@ mod tests {
 
     #[test]
     fn services_with_bus_edges_are_clients() -> Result<(), Box<dyn std::error::Error>> {
-        let names: Vec<String> = nats_clients(&graph()?).into_iter().map(|c| c.name).collect();
+        let names: Vec<String> = nats_clients(&graph()?)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         assert_eq!(names, ["both", "ingest", "reader"]);
         Ok(())
     }
@@ -266,8 +269,14 @@ mod tests {
         };
         let settings = security_settings(&spec, &[], true, true);
         assert_eq!(settings["tls"]["verify"], json!(true));
-        assert_eq!(settings["cluster"]["tls"]["key_file"], "/run/secrets/nats.key");
-        assert_eq!(settings["leafnodes"]["tls"]["ca_file"], "/run/secrets/ca.crt");
+        assert_eq!(
+            settings["cluster"]["tls"]["key_file"],
+            "/run/secrets/nats.key"
+        );
+        assert_eq!(
+            settings["leafnodes"]["tls"]["ca_file"],
+            "/run/secrets/ca.crt"
+        );
         assert!(settings.get("authorization").is_none());
         let remotes = leaf_remotes(&spec, &["nats-leaf://hub:7422".to_owned()]);
         assert_eq!(remotes[0]["credentials"], "/run/secrets/leaf.creds");

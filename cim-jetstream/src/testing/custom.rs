@@ -65,8 +65,10 @@ impl NatsServerBuilder {
             if HARNESS_KEYS.contains(&key.as_str()) {
                 continue;
             }
-            self.extra
-                .push_str(&format!("{}: {value}\n", serde_json::Value::from(key.as_str())));
+            self.extra.push_str(&format!(
+                "{}: {value}\n",
+                serde_json::Value::from(key.as_str())
+            ));
         }
         Ok(self)
     }

@@ -7,13 +7,13 @@ use cim_domain_nix::{Expr, NatsCluster, NatsServer};
 use cim_naming::HostPort;
 
 use super::{limit_resources, wrong_kind};
+use crate::ValidationError;
 use crate::edge::DeploymentEdgeType;
 use crate::node::{DeploymentNode, DeploymentNodeType, MessageBusSpec};
-use crate::translate::edges::connection_port;
 use crate::security::secret_path_problem;
+use crate::translate::edges::connection_port;
 use crate::translate::nats_auth::{self, NatsUser};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError, darwin};
-use crate::ValidationError;
 
 /// Translates `message_bus` nodes into `services.nats`; with users, every bus requires NKey
 /// authentication ([`nats_auth`](crate::translate::nats_auth)).
@@ -113,7 +113,14 @@ impl NodeTranslator for MessageBusTranslator {
         for url in &remotes {
             nats = nats.leaf_remote(url).map_err(nix)?;
         }
-        let nats = secure(nats.to_expr(), spec, &self.users, &remotes, !peers.is_empty(), is_hub);
+        let nats = secure(
+            nats.to_expr(),
+            spec,
+            &self.users,
+            &remotes,
+            !peers.is_empty(),
+            is_hub,
+        );
         let module = modules.get_mut(context.host_name(node)?)?;
         if darwin::on_darwin(node, context) {
             // nix-darwin has no NATS module: the same settings, as a launchd daemon.
@@ -207,7 +214,10 @@ fn secure(
     let security = nats_auth::security_settings(spec, users, clustered, leaf_hub);
     for (key, value) in security {
         // Attribute sets merge key by key into what the builder wrote (`settings.cluster`).
-        set.insert(["settings", key.as_str()], cim_domain_nix::json::from_json(&value));
+        set.insert(
+            ["settings", key.as_str()],
+            cim_domain_nix::json::from_json(&value),
+        );
     }
     if !remotes.is_empty() && (spec.leaf_credentials.is_some() || spec.tls.is_some()) {
         let remotes = serde_json::Value::Array(nats_auth::leaf_remotes(spec, remotes));
