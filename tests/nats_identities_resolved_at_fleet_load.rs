@@ -157,6 +157,13 @@ fn translation_writes_public_keys_with_each_identitys_permissions() -> TestResul
     let spec = fleet.translate()?;
     let host = spec.file("hosts/h1.nix").ok_or("no host file")?;
     assert!(host.contains(keys.get("alice").ok_or("no key")?));
+    // Each agent container gets its own seed file, bound read-only, as `--nkey-seed`.
+    assert!(host.contains(r#"natsNkeySeedFile = "/run/secrets/cim/nats/alice.nk";"#));
+    let bind = host
+        .find(r#""/run/secrets/cim/nats/alice.nk" = {"#)
+        .ok_or("no bind mount of alice's seed")?;
+    let mount = &host[bind..host[bind..].find('}').map_or(host.len(), |end| bind + end)];
+    assert!(mount.contains("isReadOnly = true;"), "{mount}");
     for identity in ["alice", "bob", "ingest"] {
         let seed = std::fs::read_to_string(seed_file(&dir.path().join("keys"), identity))?;
         for text in spec.files().values() {

@@ -22,6 +22,11 @@ let
       "--data-dir"
       cfg.dataDir
     ]
+    # Secrets reach the runtime through systemd credentials (`LoadCredential`): read by systemd
+    # from the root-only file, visible only to this service under $CREDENTIALS_DIRECTORY (%d).
+    ++ lib.optionals (cfg.natsNkeySeedFile != null) [ "--nkey-seed" "%d/nats-nkey-seed" ]
+    ++ lib.optionals (cfg.natsCredsFile != null) [ "--nats-creds" "%d/nats-creds" ]
+    ++ lib.optionals (cfg.natsCaFile != null) [ "--nats-ca" cfg.natsCaFile ]
     ++ lib.optionals (cfg.agentId != null) [ "--agent-id" cfg.agentId ]
     ++ lib.optionals (cfg.ollamaUrl != null) [ "--ollama-url" cfg.ollamaUrl ];
 in
@@ -49,6 +54,29 @@ in
       type = types.str;
       default = "nats://127.0.0.1:4222";
       description = "NATS server the agent registers with.";
+    };
+
+    natsNkeySeedFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/run/secrets/cim/nats/sage.nk";
+      description = ''
+        NKey seed file (`SU...`) the agent authenticates to NATS with, as `cim-leaf keys generate`
+        writes it. A path on the machine (sops-nix, agenix), never a store path: it is handed to the
+        service as a systemd credential, so only root and the service read it.
+      '';
+    };
+
+    natsCredsFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "NATS credentials file (user JWT and seed); passed like `natsNkeySeedFile`.";
+    };
+
+    natsCaFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "PEM CA certificate that signs the NATS server's certificate; TLS is then required.";
     };
 
     ollamaUrl = mkOption {
@@ -178,6 +206,9 @@ in
         RestrictNamespaces = true;
         CapabilityBoundingSet = "";
         ReadWritePaths = [ cfg.dataDir ];
+        LoadCredential =
+          lib.optional (cfg.natsNkeySeedFile != null) "nats-nkey-seed:${cfg.natsNkeySeedFile}"
+          ++ lib.optional (cfg.natsCredsFile != null) "nats-creds:${cfg.natsCredsFile}";
       };
     } // lib.optionalAttrs (cfg.maxRetries != null) {
       startLimitBurst = cfg.maxRetries + 1;

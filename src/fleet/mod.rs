@@ -194,6 +194,7 @@ fn translator(
         .collect();
     let mut agent_translator =
         AgentNodeTranslator::new(placed, options.containers.clone()).map_err(FleetError::Agents)?;
+    agent_translator = agent_translator.with_nats_seeds(!nats_users.is_empty());
     if let Some(url) = &options.agent_flake_url {
         agent_translator = agent_translator.with_flake_url(url.as_str());
     }

@@ -48,6 +48,7 @@ pub struct AgentNodeTranslator {
     agents: BTreeMap<String, (PlacedAgent, ContainerAddresses)>,
     options: ContainerOptions,
     flake_url: String,
+    nats_seeds: bool,
 }
 
 impl AgentNodeTranslator {
@@ -77,6 +78,7 @@ impl AgentNodeTranslator {
             agents,
             options,
             flake_url: CIM_LEAF_FLAKE_URL.to_owned(),
+            nats_seeds: false,
         })
     }
 
@@ -84,6 +86,15 @@ impl AgentNodeTranslator {
     #[must_use]
     pub fn with_flake_url(mut self, url: impl Into<String>) -> Self {
         self.flake_url = url.into();
+        self
+    }
+
+    /// Whether the agents authenticate to NATS with their NKey seed files, at
+    /// [`nats_seed_path`](cim_domain_graph::security::nats_seed_path) on their hosts (the fleet
+    /// sets this when its buses require authentication).
+    #[must_use]
+    pub fn with_nats_seeds(mut self, on: bool) -> Self {
+        self.nats_seeds = on;
         self
     }
 
@@ -125,6 +136,9 @@ impl AgentNodeTranslator {
         }
         let mut settings = AgentSettings::resolve(&agent.source.definition, &overrides)?;
         settings.gpus = u32::try_from(agent.gpu_devices.len()).unwrap_or(u32::MAX);
+        if self.nats_seeds {
+            settings.nats_seed_file = Some(cim_domain_graph::security::nats_seed_path(name));
+        }
         Ok(settings)
     }
 

@@ -52,6 +52,10 @@ pub struct AgentSettings {
     pub max_retries: Option<u32>,
     /// GPUs the agent needs (0 for none).
     pub gpus: u32,
+    /// The agent's NKey seed file, when its NATS servers require authentication (set by the
+    /// fleet, never by the definition): a path such as `/run/secrets/cim/nats/<agent>.nk`,
+    /// bound read-only into its container and passed as `--nkey-seed`.
+    pub nats_seed_file: Option<String>,
 }
 
 impl AgentSettings {
@@ -101,6 +105,7 @@ impl AgentSettings {
             restart_sec: deployment.restart.interval_sec,
             max_retries: deployment.restart.max_retries,
             gpus: definition.deployment.resources.gpus.unwrap_or(0),
+            nats_seed_file: None,
         })
     }
 }

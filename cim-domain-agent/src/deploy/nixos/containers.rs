@@ -148,6 +148,10 @@ impl AgentContainer {
                 .bind_mount(bind(DRIVER_DIR, DRIVER_DIR, true))
                 .map_err(&nix)?;
         }
+        if let Some(seed) = &settings.nats_seed_file {
+            // The seed stays a file on the host (sops-nix, agenix): bound read-only, never copied.
+            container = container.bind_mount(bind(seed, seed, true)).map_err(&nix)?;
+        }
         let value = container.to_expr().map_err(&nix)?;
 
         Ok(Self {
@@ -251,6 +255,9 @@ fn service_config(
     );
     service.insert("agentId", agent.definition.id.to_string());
     service.insert("natsUrl", nats.url());
+    if let Some(seed) = &settings.nats_seed_file {
+        service.insert("natsNkeySeedFile", seed.as_str());
+    }
     if let Some(ollama) = &ollama {
         service.insert("ollamaUrl", ollama.url());
     }
