@@ -35,6 +35,11 @@ pub struct K8sArgs {
     /// Log level for every agent (trace, debug, info, warn, error).
     #[arg(long, value_parser = parse_log_level)]
     pub log_level: Option<LogLevel>,
+    /// Agents authenticate to NATS with their NKey seeds, from a Secret you create per agent:
+    /// `kubectl -n cim-agent-NAME create secret generic cim-agent-NAME-nats
+    /// --from-file=seed=KEYS/NAME.nk` (see docs/security.md).
+    #[arg(long)]
+    pub nats_nkey_seeds: bool,
 }
 
 fn parse_log_level(text: &str) -> Result<LogLevel, String> {
@@ -75,6 +80,7 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
             nats_url: args.nats_url,
             ollama_url: args.ollama_url,
             log_level: args.log_level,
+            nats_nkey_seeds: args.nats_nkey_seeds,
             ..DeployOverrides::default()
         },
     };

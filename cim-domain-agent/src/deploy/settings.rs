@@ -25,6 +25,10 @@ pub struct DeployOverrides {
     pub tasks_max: Option<u32>,
     /// Log level for every agent.
     pub log_level: Option<LogLevel>,
+    /// Whether every agent authenticates to NATS with its NKey seed file at
+    /// [`nats_seed_path`](cim_domain_graph::security::nats_seed_path) (on Kubernetes, from the
+    /// Secret [`nats_seed_secret`](crate::deploy::k8s::nats_seed_secret) names).
+    pub nats_nkey_seeds: bool,
 }
 
 /// The resolved settings of one agent. `None` leaves the deployment target's default in place.
@@ -105,7 +109,9 @@ impl AgentSettings {
             restart_sec: deployment.restart.interval_sec,
             max_retries: deployment.restart.max_retries,
             gpus: definition.deployment.resources.gpus.unwrap_or(0),
-            nats_seed_file: None,
+            nats_seed_file: overrides
+                .nats_nkey_seeds
+                .then(|| cim_domain_graph::security::nats_seed_path(agent)),
         })
     }
 }

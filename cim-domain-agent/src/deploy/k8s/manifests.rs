@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
-    Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceQuota, ResourceQuotaSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, ServiceAccount, Toleration, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    KeyToPath, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceQuota,
+    ResourceQuotaSpec, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    ServiceAccount, Toleration, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPort, NetworkPolicySpec,
@@ -165,6 +165,18 @@ pub fn to_kube_manifests(
     }
     Ok(manifests)
 }
+
+/// The Secret (in the agent's namespace, [`namespace_of`]) the user creates with the agent's
+/// NKey seed under the key [`NATS_SEED_KEY`], when agents authenticate with seeds:
+/// `kubectl -n cim-agent-<name> create secret generic cim-agent-<name>-nats
+/// --from-file=seed=<keys dir>/<name>.nk`. It is mounted read-only (mode 0400) at
+/// `/run/secrets/cim/nats/<name>.nk`; no manifest carries the seed.
+pub fn nats_seed_secret(agent_name: &str) -> String {
+    format!("{}-nats", namespace_of(agent_name))
+}
+
+/// The key of the seed inside [`nats_seed_secret`].
+pub const NATS_SEED_KEY: &str = "seed";
 
 /// The namespace an agent's objects live in.
 pub fn namespace_of(agent_name: &str) -> String {
@@ -371,7 +383,37 @@ impl AgentObjects<'_> {
         if let Some(ollama) = &self.settings.ollama {
             args.extend(["--ollama-url".to_owned(), ollama.url().to_owned()]);
         }
+        if let Some(seed) = &self.settings.nats_seed_file {
+            args.extend(["--nkey-seed".to_owned(), seed.clone()]);
+        }
         args
+    }
+
+    /// The seed's volume and mount: the user's Secret, one key projected to the seed's path.
+    fn nats_seed_volume(&self) -> Option<(Volume, VolumeMount)> {
+        let seed = self.settings.nats_seed_file.as_deref()?;
+        let (dir, file) = seed.rsplit_once('/')?;
+        let volume = Volume {
+            name: "nats-seed".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(nats_seed_secret(self.name())),
+                items: Some(vec![KeyToPath {
+                    key: NATS_SEED_KEY.to_owned(),
+                    path: file.to_owned(),
+                    mode: None,
+                }]),
+                default_mode: Some(0o400),
+                optional: Some(false),
+            }),
+            ..Volume::default()
+        };
+        let mount = VolumeMount {
+            name: "nats-seed".to_owned(),
+            mount_path: dir.to_owned(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        };
+        Some((volume, mount))
     }
 
     fn deployment(&self) -> Deployment {
@@ -427,6 +469,10 @@ impl AgentObjects<'_> {
                 ..Volume::default()
             },
         ];
+        if let Some((volume, mount)) = self.nats_seed_volume() {
+            volumes.push(volume);
+            mounts.push(mount);
+        }
         for (name, spec) in &self.tier.volumes {
             mounts.push(VolumeMount {
                 name: name.clone(),

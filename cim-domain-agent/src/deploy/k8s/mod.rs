@@ -8,7 +8,8 @@ mod validate;
 mod yaml;
 
 pub use manifests::{
-    AGENT_FILE_KEY, CONFIG_DIR, KubeManifest, KubeOptions, namespace_of, to_kube_manifests,
+    AGENT_FILE_KEY, CONFIG_DIR, KubeManifest, KubeOptions, NATS_SEED_KEY, namespace_of,
+    nats_seed_secret, to_kube_manifests,
 };
 pub use tiers::{DATA_VOLUME, GPU_RESOURCE, ResourceTier, TierCatalog, TierToleration, TierVolume};
 pub use validate::{
