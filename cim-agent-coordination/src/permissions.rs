@@ -7,7 +7,7 @@
 //! | | allowed |
 //! |---|---|
 //! | publish | `cim.agents.<a>.>`, `cim.tasks.<a>.report`, `cim.dialog.*.to.*`, `cim.consensus.*.vote.<a>`, `cim.consensus.*.veto.<a>`, `cim.knowledge.*.hello.<a>`, `cim.knowledge.*.sync.<a>.*`, `cim.knowledge.*.changes.<a>`, `_INBOX.>` (replies) |
-//! | subscribe | `cim.agents.>`, `cim.tasks.<a>.inbox.>`, `cim.dialog.*.to.<a>`, `cim.consensus.*.opened`, `cim.consensus.*.outcome`, `cim.knowledge.*.hello.*`, `cim.knowledge.*.sync.*.<a>`, `cim.knowledge.*.changes.*`, `_INBOX.>` |
+//! | subscribe | `cim.agents.>`, `cim.tasks.<a>.inbox.>`, `cim.dialog.*.to.<a>`, `cim.consensus.*.opened`, `cim.consensus.*.outcome`, `cim.knowledge.*.hello.*`, `cim.knowledge.*.sync.*.<a>`, `cim.knowledge.*.changes.*`, `$SRV.>` (service discovery), `_INBOX.>` |
 //!
 //! Dialog turns are addressed to the recipient (`cim.dialog.<dialog>.to.<recipient>`), so a
 //! participant publishes to other agents' dialog inboxes; that subject does not name the sender.
@@ -82,6 +82,9 @@ pub fn agent_permissions(agent: &str) -> Result<Permissions, TransportError> {
         format!("{KNOWLEDGE}.*.hello.*"),
         format!("{KNOWLEDGE}.*.sync.*.{a}"),
         format!("{KNOWLEDGE}.*.changes.*"),
+        // Service discovery (`nats micro ls`: `$SRV.PING|INFO|STATS...`): the runtime answers
+        // as a NATS service; its answers go to reply inboxes.
+        "$SRV.>".to_owned(),
         REPLY_INBOXES.to_owned(),
     ];
     Ok(Permissions {
