@@ -31,6 +31,8 @@ impl NodeTranslator for DatabaseTranslator {
         let mut users: BTreeSet<&str> = spec.users.iter().map(String::as_str).collect();
         // Client hosts other than this one, for TCP access and pg_hba lines.
         let mut remote_clients: BTreeSet<&str> = BTreeSet::new();
+        // Nodes on other hosts: they log in with a password (see `database_passwords`).
+        let mut remote_nodes: BTreeSet<&str> = BTreeSet::new();
         for view in context.graph().incoming(&node.name) {
             let client = view.from;
             match view.edge {
@@ -47,8 +49,15 @@ impl NodeTranslator for DatabaseTranslator {
                 && let Some(host) = context.host_of(&client.name)
             {
                 remote_clients.insert(context.address_of_host(host));
+                remote_nodes.insert(&client.name);
             }
         }
+        // A remote client logs in as the role named after it, when there is one.
+        let password_roles: Vec<&str> = remote_nodes
+            .iter()
+            .copied()
+            .filter(|name| users.contains(name))
+            .collect();
         let ensure_users = users.iter().map(|user| {
             let mut entry = AttrSet::new();
             entry.insert("name", *user);
@@ -73,6 +82,7 @@ impl NodeTranslator for DatabaseTranslator {
         let module = modules.get_mut(context.host_name(node)?)?;
         module.set(["services", "postgresql"], Expr::AttrSet(postgres));
         limit_resources(module, "postgresql", spec.resources);
+        super::database_passwords::set_passwords(module, &password_roles)?;
         Ok(())
     }
 }

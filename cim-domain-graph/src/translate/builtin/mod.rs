@@ -1,12 +1,14 @@
 //! The node translators this crate ships, one file per kind.
 
 mod database;
+mod database_passwords;
 mod load_balancer;
 mod message_bus;
 mod monitoring;
 mod service;
 mod storage;
 
+pub use database_passwords::PASSWORD_UNIT;
 pub use message_bus::MessageBusTranslator;
 
 use cim_domain_nix::Expr;
