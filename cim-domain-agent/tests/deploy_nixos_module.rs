@@ -301,3 +301,35 @@ fn shell_unsafe_settings_are_quoted_and_gpu_devices_lift_private_devices() -> Te
     );
     Ok(())
 }
+
+#[test]
+fn the_nats_seed_reaches_the_runtime_as_a_systemd_credential() -> TestResult {
+    let Some(eval) = evaluate_module(
+        r#"{
+          enable = true;
+          package = "/nix/store/0000-cim-leaf";
+          agentFile = "/etc/cim/agents/sage.md";
+          natsNkeySeedFile = "/run/secrets/cim/nats/sage.nk";
+          natsCaFile = "/run/secrets/nats/ca.crt";
+        }"#,
+    )?
+    else {
+        return Ok(());
+    };
+    let unit = &eval["config"]["systemd"]["services"]["cim-agent"]["serviceConfig"];
+    let exec = unit["ExecStart"]
+        .as_str()
+        .ok_or("ExecStart is not a string")?;
+    // `%d` is systemd's credentials directory: the seed is never on the command line.
+    assert!(exec.contains("--nkey-seed %d/nats-nkey-seed"), "{exec}");
+    assert!(
+        exec.contains("--nats-ca /run/secrets/nats/ca.crt"),
+        "{exec}"
+    );
+    assert!(!exec.contains("sage.nk"), "{exec}");
+    assert_eq!(
+        unit["LoadCredential"],
+        serde_json::json!(["nats-nkey-seed:/run/secrets/cim/nats/sage.nk"])
+    );
+    Ok(())
+}

@@ -207,8 +207,8 @@ in
         CapabilityBoundingSet = "";
         ReadWritePaths = [ cfg.dataDir ];
         LoadCredential =
-          lib.optional (cfg.natsNkeySeedFile != null) "nats-nkey-seed:${cfg.natsNkeySeedFile}"
-          ++ lib.optional (cfg.natsCredsFile != null) "nats-creds:${cfg.natsCredsFile}";
+          lib.optionals (cfg.natsNkeySeedFile != null) [ "nats-nkey-seed:${cfg.natsNkeySeedFile}" ]
+          ++ lib.optionals (cfg.natsCredsFile != null) [ "nats-creds:${cfg.natsCredsFile}" ];
       };
     } // lib.optionalAttrs (cfg.maxRetries != null) {
       startLimitBurst = cfg.maxRetries + 1;
