@@ -30,6 +30,28 @@
       };
       unitConfig.RequiresMountsFor = [ "/var/lib/postgresql" ];
     };
+    cim-postgres-passwords = {
+      description = "Set PostgreSQL role passwords from secret files";
+      wantedBy = [ "multi-user.target" ];
+      requires = [ "postgresql.service" ];
+      after = [ "postgresql.service" "postgresql-setup.service" ];
+      path = [ config.services.postgresql.package ];
+      environment.PGPORT = toString config.services.postgresql.settings.port;
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        User = "postgres";
+        Group = "postgres";
+        LoadCredential = [ "role0:/run/secrets/cim/postgres/shop.password" ];
+      };
+      script = ''
+        psql --no-psqlrc -v ON_ERROR_STOP=1 --port="$PGPORT" --dbname=postgres <<'SQL'
+        \set pw `cat "$CREDENTIALS_DIRECTORY/role0"`
+        ALTER ROLE "shop" PASSWORD :'pw';
+        \unset pw
+        SQL
+      '';
+    };
   };
   services.postgresql = {
     enable = true;
