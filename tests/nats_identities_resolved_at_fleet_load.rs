@@ -345,3 +345,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_mac_agent_is_given_its_seed_file_too() -> TestResult {
+    let graph = r#"
+hosts:
+  - { name: h1, addresses: [10.0.0.1] }
+  - { name: studio, system: aarch64-darwin, addresses: [10.0.0.2] }
+nodes:
+  - { name: bus, type: message_bus, host: h1 }
+  - { name: alice, type: agent, host: studio, definition: agents/alice.md }
+  - { name: bob, type: agent, host: h1, definition: agents/bob.md }
+edges:
+  - { from: alice, to: bus, type: connects_to }
+"#;
+    let keys: BTreeMap<String, String> = ["alice", "bob"]
+        .iter()
+        .map(|n| ((*n).to_owned(), nkeys::KeyPair::new_user().public_key()))
+        .collect();
+    let fleet = load(graph, NatsKeys::Keys(PublicKeys::new(keys)?))?;
+    let spec = fleet.translate()?;
+    let mac = spec
+        .files()
+        .iter()
+        .find(|(path, _)| path.to_string_lossy().contains("studio"))
+        .map(|(_, text)| text)
+        .ok_or("no module for the Mac")?;
+    assert!(
+        mac.contains(r#"natsNkeySeedFile = "/run/secrets/cim/nats/alice.nk";"#),
+        "{mac}"
+    );
+    Ok(())
+}

@@ -27,6 +27,7 @@ let
       "--data-dir"
       agent.dataDir
     ]
+    ++ lib.optionals (agent.natsNkeySeedFile != null) [ "--nkey-seed" agent.natsNkeySeedFile ]
     ++ lib.optionals (agent.agentId != null) [ "--agent-id" agent.agentId ]
     ++ lib.optionals (agent.ollamaUrl != null) [ "--ollama-url" agent.ollamaUrl ];
 
@@ -52,6 +53,14 @@ let
           type = types.nullOr types.str;
           default = null;
           description = "Ollama endpoint; null keeps the one in the agent file.";
+        };
+        natsNkeySeedFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = ''
+            NKey seed file the agent authenticates to NATS with (e.g. /run/secrets/cim/nats/<name>.nk),
+            readable by the agent's user `_cim-agent-<name>` only; never a store path.
+          '';
         };
         uid = mkOption {
           type = types.int;

@@ -47,6 +47,9 @@ pub fn darwin_agent(
     );
     config.insert("agentId", agent.definition.id.to_string());
     config.insert("natsUrl", settings.nats.url());
+    if let Some(seed) = &settings.nats_seed_file {
+        config.insert("natsNkeySeedFile", seed.as_str());
+    }
     if let Some(ollama) = &settings.ollama {
         config.insert("ollamaUrl", ollama.url());
     }
