@@ -377,3 +377,44 @@ edges:
     );
     Ok(())
 }
+
+#[test]
+fn translate_takes_the_public_keys_file_and_warns_without_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    assert!(generate(dir.path())?.status.success());
+    std::fs::create_dir(dir.path().join("agents"))?;
+    for name in ["alice", "bob"] {
+        std::fs::write(dir.path().join(format!("agents/{name}.md")), agent(name))?;
+    }
+    let translate = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+            .arg("translate")
+            .arg(dir.path().join("graph.yaml"))
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .args(extra)
+            .output()
+    };
+    let keys = dir.path().join("keys").join(PUBLIC_KEYS_FILE);
+    let keys_arg = keys.to_string_lossy().into_owned();
+    let out = translate(&["--nats-keys", &keys_arg])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8(out.stderr)?.contains("warning"));
+    let host = std::fs::read_to_string(dir.path().join("out/hosts/h1.nix"))?;
+    let public = PublicKeys::read(&keys)?;
+    for (_, key) in public.iter() {
+        assert!(host.contains(key));
+    }
+
+    let open = translate(&[])?;
+    assert!(open.status.success());
+    let stderr = String::from_utf8(open.stderr)?;
+    assert!(stderr.contains("no --nats-keys"), "{stderr}");
+    let host = std::fs::read_to_string(dir.path().join("out/hosts/h1.nix"))?;
+    assert!(!host.contains("authorization"));
+    Ok(())
+}
