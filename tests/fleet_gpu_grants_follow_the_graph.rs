@@ -30,7 +30,10 @@ fn fleet(dir: &std::path::Path, names: &[&str]) -> Result<Fleet, Box<dyn std::er
     }
     let path = dir.join("graph.yaml");
     std::fs::write(&path, graph)?;
-    Ok(Fleet::load(&path, FleetOptions::default())?)
+    Ok(Fleet::load(
+        &path,
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?)
 }
 
 /// What the stored pool holds: (agent, GPU) per live allocation.

@@ -17,7 +17,10 @@ fn load(graph: &str) -> Result<(tempfile::TempDir, Result<Fleet, FleetError>), s
     for name in ["sage", "coder"] {
         std::fs::write(dir.path().join(format!("{name}.md")), agent(name))?;
     }
-    let fleet = Fleet::load(dir.path().join("graph.yaml"), FleetOptions::default());
+    let fleet = Fleet::load(
+        dir.path().join("graph.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    );
     Ok((dir, fleet))
 }
 

@@ -40,6 +40,7 @@ mod graph;
 pub mod input;
 mod name;
 mod node;
+pub mod settings;
 pub mod translate;
 mod validate;
 
@@ -54,4 +55,5 @@ pub use node::{
     LoadBalancerSpec, MessageBusSpec, MonitoringSpec, Resources, ServiceSpec, StorageSource,
     StorageSpec,
 };
+pub use settings::FlakeSettings;
 pub use validate::{ValidationError, ValidationErrors, validate_deployment_graph};

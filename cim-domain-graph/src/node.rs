@@ -107,12 +107,23 @@ pub struct HostSpec {
     /// NVIDIA GPUs are numbered `/dev/nvidia0`, `/dev/nvidia1`, ... in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gpus: Vec<DeclaredGpu>,
-    /// `system.stateVersion` of the machine.
-    #[serde(default = "default_state_version")]
-    pub state_version: String,
+    /// `system.stateVersion` of the machine: the NixOS release (`YY.MM`) it was first
+    /// installed with, or nix-darwin's integer on a Darwin host. `None` keeps the one the host
+    /// was generated with before, else takes the graph's `flake.state_version` (see
+    /// [`FlakeSettings`](crate::FlakeSettings)); never change it under an installed host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_version: Option<String>,
 }
 
 impl HostSpec {
+    /// The `system.stateVersion` a NixOS host is generated with: its own, else `settings`'
+    /// for hosts that set none ([`FlakeSettings::state_version`](crate::FlakeSettings)).
+    pub fn nixos_state_version<'a>(&'a self, settings: &'a crate::FlakeSettings) -> &'a str {
+        self.state_version
+            .as_deref()
+            .unwrap_or_else(|| settings.state_version())
+    }
+
     /// The number of GPUs the host declares.
     pub fn gpu_count(&self) -> u64 {
         self.gpus.iter().map(DeclaredGpu::device_count).sum()
@@ -136,17 +147,13 @@ impl Default for HostSpec {
             cpu_cores: None,
             memory_mb: None,
             gpus: Vec::new(),
-            state_version: default_state_version(),
+            state_version: None,
         }
     }
 }
 
 fn default_system() -> String {
     "x86_64-linux".to_owned()
-}
-
-fn default_state_version() -> String {
-    "25.05".to_owned()
 }
 
 /// A systemd service.

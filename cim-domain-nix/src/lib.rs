@@ -113,6 +113,7 @@ pub mod darwin;
 mod error;
 mod expr;
 mod flake;
+mod lookup;
 mod names;
 pub mod nixos;
 mod path;
@@ -130,6 +131,7 @@ pub use expr::{
     list, list_when, path, rec_attrs, with,
 };
 pub use flake::{Flake, FlakeInput};
+pub use lookup::literal_at;
 pub use names::{Ident, KEYWORDS, is_bare_name};
 pub use nixos::container::{
     AllowedDevice, BindMount, ContainerName, ContainerNetwork, ForwardPort, NixosContainer,

@@ -15,6 +15,7 @@ use cim_domain_graph::{DeploymentGraph, ValidationErrors};
 use cim_leaf::{Fleet, FleetError, FleetOptions};
 use serde_json::{Value, json};
 
+use super::flake::FlakeArgs;
 use super::shown;
 
 /// Arguments of `cim-leaf translate`.
@@ -31,6 +32,9 @@ pub struct TranslateArgs {
     /// Print the outcome, problems included, as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The flake settings.
+    #[command(flatten)]
+    pub flake: FlakeArgs,
 }
 
 /// Why the command did not succeed, kept apart so `--json` and text output report alike.
@@ -61,7 +65,16 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
 fn translate(args: &TranslateArgs) -> Result<Value, Failure> {
     // The graph, its agent definitions (relative to the graph file), the translators' checks
     // and GPU requests are all checked here, every problem at once.
-    let fleet = Fleet::load(&args.graph, FleetOptions::default()).map_err(|error| match error {
+    let mut options = FleetOptions {
+        flake: args.flake.settings(),
+        ..FleetOptions::default()
+    };
+    if let Some(out) = args.out.as_deref() {
+        options = options
+            .for_output(out)
+            .map_err(|error| Failure::Failed(error.to_string()))?;
+    }
+    let fleet = Fleet::load(&args.graph, options).map_err(|error| match error {
         FleetError::Unreadable(error) => Failure::Unreadable(error.to_string()),
         FleetError::Invalid(errors) => Failure::Invalid(errors),
         FleetError::Agents(error) => Failure::Failed(error.to_string()),

@@ -61,7 +61,7 @@ mod spec;
 pub use context::TranslationContext;
 pub use edges::connection_port;
 pub use error::TranslationError;
-pub use flake::{COMMON_MODULE, DEFAULT_NIXPKGS, FlakeTranslator};
+pub use flake::{COMMON_MODULE, FlakeTranslator};
 pub use host_module::{HostModule, HostModules};
 pub use node_translator::{NodeTranslator, NodeTranslatorRegistry};
 pub use spec::NixDeploymentSpec;

@@ -37,8 +37,12 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             if spec.system.is_empty() {
                 bad("system", "must name a Nix system such as `x86_64-linux`");
             }
-            if spec.state_version.is_empty() {
-                bad("state_version", "must not be empty");
+            // A Mac's (nix-darwin's integer) is checked with the platform, in `darwin::check`.
+            if let Some(version) = &spec.state_version
+                && !crate::translate::darwin::is_darwin(&spec.system)
+                && let Some(reason) = crate::settings::nixos_release_problem(version)
+            {
+                bad("state_version", reason);
             }
             for (index, address) in spec.addresses.iter().enumerate() {
                 if let Some(reason) = host_address_problem(address) {
@@ -152,7 +156,9 @@ fn line_fields(node_type: &DeploymentNodeType, check: &mut impl FnMut(&str, &str
     match node_type {
         DeploymentNodeType::Host(spec) => {
             check("system", &spec.system);
-            check("state_version", &spec.state_version);
+            if let Some(version) = &spec.state_version {
+                check("state_version", version);
+            }
             for (index, gpu) in spec.gpus.iter().enumerate() {
                 check(&format!("gpus[{index}].model"), &gpu.model);
             }

@@ -6,7 +6,7 @@
     firewall.allowedTCPPorts = [ 5432 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services = {
     billing = {
       description = "billing (deployment graph service)";

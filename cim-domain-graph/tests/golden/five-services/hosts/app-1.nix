@@ -3,7 +3,7 @@
 {
   networking.hostName = "app-1";
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services = {
     api = {
       description = "api (deployment graph service)";
