@@ -47,6 +47,7 @@
 //! ```
 
 mod builtin;
+pub mod connections;
 mod context;
 pub mod darwin;
 mod edges;

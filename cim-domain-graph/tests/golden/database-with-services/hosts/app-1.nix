@@ -7,7 +7,15 @@
   systemd.services.shop = {
     description = "shop (deployment graph service)";
     wantedBy = [ "multi-user.target" ];
-    environment.DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
+    environment = {
+      DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
+      PGDATABASE = "shop";
+      PGHOST = "10.0.2.10";
+      PGPORT = "5432";
+      PGUSER = "shop";
+      PG_HOST = "10.0.2.10";
+      PG_PORT = "5432";
+    };
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
       Restart = "on-failure";

@@ -11,6 +11,12 @@
     billing = {
       description = "billing (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
+      environment = {
+        PGDATABASE = "billing";
+        PGHOST = "/run/postgresql";
+        PGPORT = "5432";
+        PGUSER = "billing";
+      };
       serviceConfig = {
         ExecStart = lib.getExe pkgs.hello;
         Restart = "on-failure";

@@ -9,7 +9,11 @@
       description = "api (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
       environment = {
+        CACHE_HOST = "10.0.1.12";
+        CACHE_PORT = "6379";
         CACHE_URL = "redis://10.0.1.12:6379";
+        COLLECTOR_HOST = "10.0.1.12";
+        COLLECTOR_PORT = "8686";
         RUST_LOG = "info";
       };
       serviceConfig = {
@@ -28,6 +32,10 @@
     worker = {
       description = "worker (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
+      environment = {
+        CACHE_HOST = "10.0.1.12";
+        CACHE_PORT = "6379";
+      };
       serviceConfig = {
         ExecStart = "/run/current-system/sw/bin/sleep infinity";
         Restart = "on-failure";

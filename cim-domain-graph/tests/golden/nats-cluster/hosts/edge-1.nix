@@ -17,6 +17,7 @@
   systemd.services.sensor = {
     description = "sensor (deployment graph service)";
     wantedBy = [ "multi-user.target" ];
+    environment.NATS_URL = "nats://127.0.0.1:4222";
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
       Restart = "on-failure";
