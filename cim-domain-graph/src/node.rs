@@ -296,6 +296,10 @@ pub struct LoadBalancerSpec {
     /// Server name of the virtual host; the node name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// HTTPS on `port`, with plain HTTP on [`Tls::http_port`] redirected to it; `None` serves
+    /// plain HTTP (refused on port 443).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl Default for LoadBalancerSpec {
@@ -303,8 +307,47 @@ impl Default for LoadBalancerSpec {
         Self {
             port: default_http_port(),
             server_name: None,
+            tls: None,
         }
     }
+}
+
+/// TLS of a load balancer: a certificate from an ACME CA (`acme`), or certificate and key
+/// files already on the host (`certificate` and `key`); exactly one of the two. Only paths are
+/// written, never key material, so nothing secret enters the Nix store (nginx reads the files at
+/// start; sops-nix or agenix can put them under `/run/secrets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Obtain and renew the certificate from an ACME CA (NixOS `security.acme` and the virtual
+    /// host's `enableACME`), by the HTTP-01 challenge on port 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeAccount>,
+    /// Absolute path of a PEM certificate chain on the host (nginx's `sslCertificate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Absolute path of its private key, outside `/nix/store` (`sslCertificateKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The plain-HTTP port redirected to HTTPS (nginx's `forceSSL`); ACME's HTTP-01 challenge
+    /// needs it to be 80.
+    #[serde(default = "default_http_port")]
+    pub http_port: u16,
+}
+
+/// The ACME account a load balancer's certificate is requested with (`security.acme`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeAccount {
+    /// The account's contact address (`security.acme.defaults.email`).
+    pub email: String,
+    /// That the operator accepts the CA's terms of service (`security.acme.acceptTerms`); it
+    /// must be `true`, as NixOS requires it to be set by a person.
+    pub accept_terms: bool,
+    /// The ACME directory URL (`security.acme.defaults.server`; default Let's Encrypt's
+    /// production directory), e.g. its staging directory while testing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 fn default_http_port() -> u16 {
@@ -475,6 +518,11 @@ impl DeploymentNodeType {
                 ports
             }
             Self::Custom { ports, .. } => ports.clone(),
+            Self::LoadBalancer(LoadBalancerSpec {
+                port,
+                tls: Some(tls),
+                ..
+            }) => vec![*port, tls.http_port],
             other => other.primary_port().into_iter().collect(),
         }
     }

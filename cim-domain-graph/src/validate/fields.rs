@@ -105,6 +105,20 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             {
                 bad("server_name", reason);
             }
+            match &spec.tls {
+                None if spec.port == 443 => bad(
+                    "tls",
+                    "port 443 is HTTPS' port but the load balancer has no `tls`: add \
+                     `tls: { acme: { email, accept_terms: true } }` or `tls: { certificate, \
+                     key }` (file paths), or choose another port for plain HTTP",
+                ),
+                None => {}
+                Some(tls) => {
+                    for (field, reason) in super::tls::problems(spec.port, tls) {
+                        bad(&field, &reason);
+                    }
+                }
+            }
         }
         DeploymentNodeType::Agent(spec) => {
             if spec.definition.trim().is_empty() {
@@ -185,9 +199,23 @@ fn line_fields(node_type: &DeploymentNodeType, check: &mut impl FnMut(&str, &str
             }
         }
         DeploymentNodeType::Custom { kind, .. } => check("kind", kind),
-        DeploymentNodeType::Database(_)
-        | DeploymentNodeType::LoadBalancer(_)
-        | DeploymentNodeType::Monitoring(_) => {}
+        DeploymentNodeType::LoadBalancer(spec) => {
+            if let Some(tls) = &spec.tls {
+                for (field, value) in [("tls.certificate", &tls.certificate), ("tls.key", &tls.key)]
+                {
+                    if let Some(value) = value {
+                        check(field, value);
+                    }
+                }
+                if let Some(acme) = &tls.acme {
+                    check("tls.acme.email", &acme.email);
+                    if let Some(server) = &acme.server {
+                        check("tls.acme.server", server);
+                    }
+                }
+            }
+        }
+        DeploymentNodeType::Database(_) | DeploymentNodeType::Monitoring(_) => {}
     }
 }
 

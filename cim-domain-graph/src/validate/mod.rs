@@ -6,6 +6,7 @@
 mod cycles;
 mod error;
 mod fields;
+mod tls;
 
 use std::collections::BTreeMap;
 
