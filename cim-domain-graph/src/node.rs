@@ -363,9 +363,15 @@ pub struct AgentSpec {
     /// CPU and memory the agent reserves.
     #[serde(default, skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
-    /// GPUs the agent needs on its host.
+    /// Whole GPUs the agent needs on its host, each its own.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gpus: u32,
+    /// Instead of whole GPUs, a share of one GPU's memory in MiB, which other agents' shares
+    /// may use the rest of: on a Mac its unified memory (Metal), on an NVIDIA host a GPU whose
+    /// device the agents' containers share (no isolation between them). Granted by the
+    /// allocator within its allocatable part of the GPU's declared `memory_mb`. Excludes `gpus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_mb: Option<u64>,
 }
 
 fn is_zero(value: &u32) -> bool {

@@ -124,6 +124,14 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             if spec.definition.trim().is_empty() {
                 bad("definition", "must reference an agent definition");
             }
+            match spec.gpu_memory_mb {
+                Some(0) => bad("gpu_memory_mb", "a GPU memory share must be at least 1 MiB"),
+                Some(_) if spec.gpus > 0 => bad(
+                    "gpu_memory_mb",
+                    "`gpus` (whole GPUs) and `gpu_memory_mb` (a share of one) exclude each other",
+                ),
+                _ => {}
+            }
         }
         DeploymentNodeType::Storage(spec) => {
             let path = spec.mount_point.as_str();
