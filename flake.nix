@@ -1,7 +1,7 @@
 {
   description = "CIM Leaf: describe a fleet as a graph, coordinate agents over NATS, emit a deployable flake.";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:

@@ -11,6 +11,10 @@
 //! every agent's replica. A rejected graph writes nothing and exits non-zero; try
 //! `--graph examples/graphs/nats-pair.yaml` (a two-member NATS cluster the NATS expert rejects).
 //!
+//! The hosts import the agent modules from this repository's own flake (`git+file://` of this
+//! checkout, so `nix flake lock` in the output directory takes the committed files, not
+//! `target/`); `--agent-flake` names another, such as the released one.
+//!
 //! Everything runs in this process by default; with `--nats URL` the same pipeline runs over a
 //! NATS server (core NATS between the agents, JetStream for events, the registry and the
 //! knowledge base).
@@ -39,12 +43,18 @@ struct Args {
     /// Run over this NATS server instead of in process.
     #[arg(long)]
     nats: Option<String>,
+    /// Flake reference of the cim-leaf flake the hosts import the agent modules from
+    /// (default: this checkout).
+    #[arg(long, value_name = "FLAKE_REF")]
+    agent_flake: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    let options = PipelineOptions::default();
+    let mut options = PipelineOptions::default();
+    let this_repository = concat!("git+file://", env!("CARGO_MANIFEST_DIR"));
+    options.fleet.flake.cim_leaf = Some(args.agent_flake.clone().unwrap_or(this_repository.into()));
     let report = match &args.nats {
         None => {
             println!("back end: in process");

@@ -31,6 +31,7 @@ fn repo(path: &str) -> PathBuf {
 fn start_agent(url: &str, agent: &str, dir: &Path) -> Result<Child, std::io::Error> {
     let log = std::fs::File::create(dir.join(format!("{agent}.log")))?;
     Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .env("CIM_LEAF_AGENT_FLAKE", "github:example/cim-leaf")
         .args(["agents", "run", "--agent-file"])
         .arg(repo(&format!("examples/agents/{agent}.md")))
         .args(["--nats-url", url, "--heartbeat-secs", "1", "--data-dir"])
@@ -50,6 +51,7 @@ async fn deploy(
     wait_secs: &str,
 ) -> Result<(i32, serde_json::Value), Box<dyn std::error::Error>> {
     let output = Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .env("CIM_LEAF_AGENT_FLAKE", "github:example/cim-leaf")
         .arg("deploy")
         .arg(repo(graph))
         .arg("--out")

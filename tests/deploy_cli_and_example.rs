@@ -22,6 +22,7 @@ fn text(bytes: &[u8]) -> String {
 
 fn cim_leaf(args: &[&str]) -> std::io::Result<Output> {
     Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .env("CIM_LEAF_AGENT_FLAKE", "github:example/cim-leaf")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

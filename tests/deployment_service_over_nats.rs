@@ -38,6 +38,7 @@ fn workspace(dir: &Path) -> Result<PathBuf, std::io::Error> {
 
 fn start_service(url: &str, graph: &Path, out: &Path) -> Result<Child, std::io::Error> {
     Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .env("CIM_LEAF_AGENT_FLAKE", "github:example/cim-leaf")
         .args(["serve", "--nats", url, "--graph"])
         .arg(graph)
         .arg("--out")

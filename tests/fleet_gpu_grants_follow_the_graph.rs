@@ -30,7 +30,10 @@ fn fleet(dir: &std::path::Path, names: &[&str]) -> Result<Fleet, Box<dyn std::er
     }
     let path = dir.join("graph.yaml");
     std::fs::write(&path, graph)?;
-    Ok(Fleet::load(&path, FleetOptions::default())?)
+    Ok(Fleet::load(
+        &path,
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?)
 }
 
 /// What the stored pool holds: (agent, GPU) per live allocation.
@@ -83,5 +86,68 @@ async fn a_changed_graph_releases_stale_grants_and_reruns_record_nothing() -> Te
     );
     second.record_gpu_grants(store).await?;
     assert_eq!(held(store()).await?, granted(&second));
+    Ok(())
+}
+
+/// Loads agents sharing one 48 GiB GPU, each with its share in MiB.
+fn sharing(
+    dir: &std::path::Path,
+    shares: &[(&str, u64)],
+) -> Result<Fleet, Box<dyn std::error::Error>> {
+    let mut graph = String::from(
+        "hosts:\n  - { name: gpu-1, gpus: [{ model: NVIDIA L40S, compute_capability: '8.9', memory_mb: 49152 }] }\nnodes:\n",
+    );
+    for (name, mb) in shares {
+        std::fs::write(dir.join(format!("{name}.md")), agent(name))?;
+        graph.push_str(&format!(
+            "  - {{ name: {name}, type: agent, host: gpu-1, definition: {name}.md, gpu_memory_mb: {mb} }}\n"
+        ));
+    }
+    let path = dir.join("graph.yaml");
+    std::fs::write(&path, graph)?;
+    Ok(Fleet::load(
+        &path,
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?)
+}
+
+/// What the stored pool holds: (agent, MiB) per live allocation.
+async fn held_shares<ES: EventStore<GpuPool>>(
+    store: ES,
+) -> Result<BTreeSet<(String, u64)>, Box<dyn std::error::Error>> {
+    let pool = GpuAllocator::new(store, pool_id("gpu-1")).pool().await?;
+    Ok(pool
+        .allocations()
+        .into_iter()
+        .map(|a| (a.agent.clone(), a.bytes / (1024 * 1024)))
+        .collect())
+}
+
+#[tokio::test]
+async fn memory_shares_are_recorded_as_shares_and_follow_a_resized_share() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let repo = InMemoryEventRepository::new();
+    let store = || InMemoryEventStore::<GpuPool>::new_event_store(repo.clone());
+
+    let first = sharing(dir.path(), &[("alpha", 16384), ("beta", 8192)])?;
+    let grants = first.gpu_grants();
+    assert_eq!(grants["alpha"][0].device, Some(0));
+    assert_eq!(
+        grants["beta"][0].device,
+        Some(0),
+        "both containers bind the one GPU"
+    );
+    first.record_gpu_grants(store).await?;
+    let expected = BTreeSet::from([("alpha".to_owned(), 16384), ("beta".to_owned(), 8192)]);
+    assert_eq!(held_shares(store()).await?, expected);
+    let count = store().load_events(&pool_id("gpu-1")).await?.len();
+    first.record_gpu_grants(store).await?;
+    assert_eq!(store().load_events(&pool_id("gpu-1")).await?.len(), count);
+
+    // beta's share grows: its old allocation is released and the new one recorded.
+    let second = sharing(dir.path(), &[("alpha", 16384), ("beta", 20480)])?;
+    second.record_gpu_grants(store).await?;
+    let expected = BTreeSet::from([("alpha".to_owned(), 16384), ("beta".to_owned(), 20480)]);
+    assert_eq!(held_shares(store()).await?, expected);
     Ok(())
 }

@@ -98,7 +98,10 @@ fn two_gpu_agents_on_a_two_gpu_host_get_different_devices() -> TestResult {
             ("beta.md", &agent("beta", 0)),
         ],
     )?;
-    let fleet = Fleet::load(files.graph(), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        files.graph(),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let grants = fleet.gpu_grants();
     let device = |agent: &str| {
         grants
@@ -129,7 +132,10 @@ fn three_gpu_agents_on_two_gpus_is_a_problem_naming_the_host() -> TestResult {
     ];
     let refs: Vec<(&str, &str)> = agents.iter().map(|(f, t)| (*f, t.as_str())).collect();
     let files = Files::new(&graph, &refs)?;
-    let problems = invalid(Fleet::load(files.graph(), FleetOptions::default()))?;
+    let problems = invalid(Fleet::load(
+        files.graph(),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    ))?;
     assert_eq!(
         problems,
         [ValidationError::Overcommit {
@@ -158,7 +164,10 @@ fn gpus_asked_for_by_definitions_count_too() -> TestResult {
             ("beta.md", &agent("beta", 0)),
         ],
     )?;
-    let problems = invalid(Fleet::load(files.graph(), FleetOptions::default()))?;
+    let problems = invalid(Fleet::load(
+        files.graph(),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    ))?;
     assert_eq!(
         problems,
         [ValidationError::Overcommit {
@@ -181,7 +190,10 @@ nodes:
   - { name: alpha, type: agent, host: gpu-1, definition: agents/alpha.md, gpus: 2 }
 "#;
     let files = Files::new(graph, &[("alpha.md", &agent("alpha", 0))])?;
-    let fleet = Fleet::load(files.graph(), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        files.graph(),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let models: Vec<&str> = fleet.gpu_grants()["alpha"]
         .iter()
         .map(|grant| grant.model.as_str())
@@ -202,7 +214,10 @@ fn definitions_are_read_when_loading_and_never_while_translating() -> TestResult
             ("beta.md", &agent("beta", 0)),
         ],
     )?;
-    let fleet = Fleet::load(files.graph(), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        files.graph(),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let before = fleet.translate()?;
     // With the files gone, translating still works and gives the same output: everything it
     // needs was read, once, by `load`.
@@ -280,7 +295,8 @@ nodes:
     let options = FleetOptions {
         translators,
         ..FleetOptions::default()
-    };
+    }
+    .with_agent_flake("github:example/cim-leaf");
     let problems = invalid(Fleet::load(files.graph(), options))?;
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     let has = |needle: &str| text.iter().any(|t| t.contains(needle));
@@ -320,7 +336,11 @@ nodes:
 #[test]
 fn every_generated_systemd_service_is_hardened() -> TestResult {
     let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graphs/fleet.yaml");
-    let spec = Fleet::load(graph, FleetOptions::default())?.translate()?;
+    let spec = Fleet::load(
+        graph,
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?
+    .translate()?;
     let mut services = 0;
     for (path, text) in spec.files() {
         for (at, _) in text.match_indices("ExecStart = ") {

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 fn cim_leaf(args: &[&std::ffi::OsStr]) -> std::io::Result<Output> {
     Command::new(env!("CARGO_BIN_EXE_cim-leaf"))
+        .env("CIM_LEAF_AGENT_FLAKE", "github:example/cim-leaf")
         .args(args)
         .output()
 }

@@ -29,10 +29,12 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn options() -> PipelineOptions {
-    PipelineOptions {
+    let mut options = PipelineOptions {
         nix: NixCheck::RnixOnly,
         ..PipelineOptions::default()
-    }
+    };
+    options.fleet.flake.cim_leaf = Some("github:example/cim-leaf".to_owned());
+    options
 }
 
 async fn deploy<T, K, S, E>(

@@ -35,7 +35,10 @@ fn load_text(graph: &str) -> Result<(tempfile::TempDir, Fleet), Box<dyn std::err
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("graph.yaml");
     std::fs::write(&path, graph)?;
-    let fleet = Fleet::load(&path, FleetOptions::default())?;
+    let fleet = Fleet::load(
+        &path,
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     Ok((dir, fleet))
 }
 
@@ -70,7 +73,10 @@ fn edited(
 
 #[test]
 fn the_example_fleet_passes_every_reviewer() -> TestResult {
-    let fleet = Fleet::load(example("fleet.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("fleet.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let spec = fleet.translate()?;
     let findings = review(&fleet, &spec);
     assert!(blocking(&findings).is_empty(), "{findings:#?}");
@@ -79,7 +85,10 @@ fn the_example_fleet_passes_every_reviewer() -> TestResult {
 
 #[test]
 fn a_two_member_nats_cluster_is_blocked_by_the_nats_reviewer() -> TestResult {
-    let fleet = Fleet::load(example("nats-pair.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("nats-pair.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let spec = fleet.translate()?;
     let findings = review(&fleet, &spec);
     let blocked = blocking(&findings);
@@ -203,7 +212,10 @@ fn a_missing_or_trusting_pg_hba_line_is_blocked() -> TestResult {
 
 #[test]
 fn a_port_no_edge_needs_and_a_needed_port_closed_are_blocked() -> TestResult {
-    let fleet = Fleet::load(example("fleet.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("fleet.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let spec = fleet.translate()?;
     let opened = edited(&spec, "hosts/web-1.nix", |text| {
         text.replace(
@@ -236,7 +248,10 @@ fn a_port_no_edge_needs_and_a_needed_port_closed_are_blocked() -> TestResult {
 
 #[test]
 fn a_file_that_does_not_parse_is_blocked_by_the_nix_reviewer() -> TestResult {
-    let fleet = Fleet::load(example("fleet.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("fleet.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let spec = fleet.translate()?;
     let broken = edited(&spec, "hosts/nats-3.nix", |text| text.replacen('}', "", 1));
     let context = ReviewContext {
@@ -258,7 +273,10 @@ fn a_file_that_does_not_parse_is_blocked_by_the_nix_reviewer() -> TestResult {
 
 #[test]
 fn gpu_grants_must_match_requests_and_the_declared_inventory() -> TestResult {
-    let fleet = Fleet::load(example("fleet.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("fleet.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let grants = fleet.gpu_grants().clone();
     let requests: BTreeMap<String, u64> =
         BTreeMap::from([("db-expert".to_owned(), 1), ("sage".to_owned(), 1)]);
@@ -349,7 +367,10 @@ edges:
 
 #[test]
 fn nvidia_hosts_with_their_gpu_exporter_pass_every_reviewer() -> TestResult {
-    let fleet = Fleet::load(example("gpu-hosts.yaml"), FleetOptions::default())?;
+    let fleet = Fleet::load(
+        example("gpu-hosts.yaml"),
+        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
+    )?;
     let spec = fleet.translate()?;
     let findings = review(&fleet, &spec);
     assert!(blocking(&findings).is_empty(), "{findings:#?}");

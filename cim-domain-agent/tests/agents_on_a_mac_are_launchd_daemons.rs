@@ -15,6 +15,7 @@ use cim_domain_nix::{NixTool, REQUIRE_NIX_INSTANTIATE_ENV};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const MAC_FLEET: &str = r#"
+flake: { cim_leaf: "github:example/cim-leaf" }
 hosts:
   - name: studio-1
     system: aarch64-darwin
@@ -44,8 +45,7 @@ fn translate() -> Result<cim_domain_graph::translate::NixDeploymentSpec, Box<dyn
     let mut registry = NodeTranslatorRegistry::with_builtins();
     registry.register(
         "agent",
-        AgentNodeTranslator::new(placed, ContainerOptions::default())?
-            .with_flake_url("github:example/cim-leaf"),
+        AgentNodeTranslator::new(placed, ContainerOptions::default())?,
     );
     let graph = GraphDocument::from_yaml_str(MAC_FLEET)?.to_graph()?;
     Ok(FlakeTranslator::new(registry).translate_graph(&graph)?)

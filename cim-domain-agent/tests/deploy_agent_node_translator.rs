@@ -35,8 +35,7 @@ fn translator(
     let mut registry = NodeTranslatorRegistry::with_builtins();
     registry.register(
         "agent",
-        AgentNodeTranslator::new(placed, ContainerOptions::default())?
-            .with_flake_url("github:example/cim-leaf"),
+        AgentNodeTranslator::new(placed, ContainerOptions::default())?,
     );
     Ok(FlakeTranslator::new(registry))
 }
@@ -49,6 +48,7 @@ fn fleet_translator() -> Result<FlakeTranslator, Box<dyn std::error::Error>> {
 }
 
 const FLEET: &str = r#"
+flake: { cim_leaf: "github:example/cim-leaf" }
 hosts:
   - { name: gpu-1, addresses: [10.0.0.2], gpus: [{ model: L40S, compute_capability: '8.9', count: 2 }] }
   - { name: host-a, addresses: [10.0.0.3] }
@@ -138,6 +138,7 @@ fn every_file_of_a_fleet_with_agents_parses() -> TestResult {
 #[test]
 fn graph_placement_contradicting_target_node_is_a_problem_of_the_check() -> TestResult {
     let yaml = r#"
+flake: { cim_leaf: "github:example/cim-leaf" }
 hosts:
   - { name: gpu-1 }
   - { name: host-b }
@@ -165,6 +166,7 @@ nodes:
 #[test]
 fn a_node_named_unlike_its_definition_is_a_problem() -> TestResult {
     let yaml = r#"
+flake: { cim_leaf: "github:example/cim-leaf" }
 hosts: [{ name: host-a }]
 nodes:
   - { name: helper, type: agent, host: host-a, definition: nix-expert.md }
@@ -193,6 +195,7 @@ nodes:
 #[test]
 fn the_agent_unit_is_its_container_so_dependents_start_after_it() -> TestResult {
     let yaml = r#"
+flake: { cim_leaf: "github:example/cim-leaf" }
 hosts: [{ name: host-a }]
 nodes:
   - { name: ddd-expert, type: agent, host: host-a, definition: ddd-expert.md }
@@ -206,6 +209,34 @@ edges:
     assert!(
         host.contains("\"container@cim-agent-ddd-expert.service\""),
         "{host}"
+    );
+    Ok(())
+}
+
+#[test]
+fn agents_without_a_cim_leaf_flake_reference_are_one_problem_naming_the_setting() -> TestResult {
+    let yaml = FLEET.replace("flake: { cim_leaf: \"github:example/cim-leaf\" }\n", "");
+    assert!(!yaml.contains("cim_leaf"));
+    let graph = GraphDocument::from_yaml_str(&yaml)?.to_graph()?;
+    let problems = fleet_translator()?
+        .check_graph(&graph)
+        .err()
+        .ok_or("the check should fail")?;
+    // Two agents, one problem: the setting is the graph's, not a node's.
+    let [ValidationError::InvalidSetting { field, reason }] = problems.problems() else {
+        panic!("expected one InvalidSetting: {problems}");
+    };
+    assert_eq!(field, "cim_leaf");
+    assert!(reason.contains("--agent-flake"), "{reason}");
+    // Nothing is guessed: the flake never gets a placeholder input.
+    let reference = "git+https://git.example.org/ops/cim-leaf?ref=v1.0";
+    let with = format!("flake: {{ cim_leaf: \"{reference}\" }}\n{yaml}");
+    let spec =
+        fleet_translator()?.translate_graph(&GraphDocument::from_yaml_str(&with)?.to_graph()?)?;
+    let flake = spec.file("flake.nix").ok_or("no flake.nix")?;
+    assert!(
+        flake.contains(&format!("cim-leaf.url = \"{reference}\";")),
+        "{flake}"
     );
     Ok(())
 }

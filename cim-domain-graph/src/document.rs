@@ -1,6 +1,7 @@
 //! The file format of deployment graphs, in YAML or JSON.
 //!
-//! A document has three lists. `hosts` are NixOS machines (the fields of [`HostSpec`]).
+//! A document has an optional `flake` section ([`FlakeSettings`]: the nixpkgs input, the flake
+//! of the agent modules, the stateVersion of new hosts) and three lists. `hosts` are NixOS machines (the fields of [`HostSpec`]).
 //! `nodes` are everything else: each has a `name`, a `type` (`service`, `database`,
 //! `message_bus`, `load_balancer`, `agent`, `storage`, `monitoring` or `custom`) with that
 //! type's fields, and optionally `host`, a short form of a `runs_on` edge. `edges` join nodes
@@ -49,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::edge::DeploymentEdgeType;
 use crate::graph::DeploymentGraph;
 use crate::node::{DeploymentNode, DeploymentNodeType, HostSpec};
+use crate::settings::FlakeSettings;
 use crate::validate::{ValidationError, ValidationErrors, collect_problems};
 
 /// Why a graph file could not be read or written.
@@ -108,9 +110,13 @@ fn explain(message: String) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a graph document: a mapping with `hosts`, `nodes` and `edges`"
+    expecting = "a graph document: a mapping with `flake`, `hosts`, `nodes` and `edges`"
 )]
 pub struct GraphDocument {
+    /// Fleet-wide flake settings: the nixpkgs and nix-darwin inputs, the flake of the agent
+    /// modules and the stateVersion of new hosts ([`FlakeSettings`]).
+    #[serde(default, skip_serializing_if = "FlakeSettings::is_empty")]
+    pub flake: FlakeSettings,
     /// NixOS machines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostEntry>,
@@ -326,6 +332,7 @@ impl GraphDocument {
     /// for missing node translators, can then report everything at once.
     pub fn to_graph_with_problems(&self) -> (DeploymentGraph, Vec<ValidationError>) {
         let mut graph = DeploymentGraph::new();
+        graph.set_settings(self.flake.clone());
         let mut problems = Vec::new();
         let hosts = self
             .hosts
@@ -372,7 +379,10 @@ impl DeploymentGraph {
     /// The graph as a document: hosts, then nodes in the order added, a node's single
     /// `runs_on` edge written as its `host`, and the other edges in the order added.
     pub fn to_document(&self) -> GraphDocument {
-        let mut document = GraphDocument::default();
+        let mut document = GraphDocument {
+            flake: self.settings().clone(),
+            ..GraphDocument::default()
+        };
         for node in self.nodes() {
             match &node.node_type {
                 DeploymentNodeType::Host(spec) => document.hosts.push(HostEntry {

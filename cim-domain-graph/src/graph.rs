@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::DeploymentEdgeType;
 use crate::node::DeploymentNode;
+use crate::settings::FlakeSettings;
 
 /// Why an edit of a [`DeploymentGraph`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -58,6 +59,7 @@ pub enum GraphError {
 pub struct DeploymentGraph {
     graph: StableDiGraph<DeploymentNode, DeploymentEdgeType>,
     index: FxHashMap<String, NodeIndex>,
+    settings: FlakeSettings,
 }
 
 /// One edge of a graph, borrowed.
@@ -75,6 +77,16 @@ impl DeploymentGraph {
     /// An empty graph.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The fleet-wide flake settings (the document's `flake:` section).
+    pub fn settings(&self) -> &FlakeSettings {
+        &self.settings
+    }
+
+    /// Replaces the fleet-wide flake settings.
+    pub fn set_settings(&mut self, settings: FlakeSettings) {
+        self.settings = settings;
     }
 
     /// Number of nodes, hosts included.
@@ -288,11 +300,12 @@ impl DeploymentGraph {
     }
 }
 
-/// Two graphs are equal when they have the same nodes and the same edges, whatever the order
-/// they were added in.
+/// Two graphs are equal when they have the same settings, nodes and edges, whatever the order
+/// the nodes and edges were added in.
 impl PartialEq for DeploymentGraph {
     fn eq(&self, other: &Self) -> bool {
-        self.node_count() == other.node_count()
+        self.settings == other.settings
+            && self.node_count() == other.node_count()
             && self
                 .nodes()
                 .all(|node| other.node(&node.name) == Some(node))

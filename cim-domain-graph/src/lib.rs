@@ -41,6 +41,7 @@ pub mod input;
 mod name;
 mod node;
 pub mod security;
+pub mod settings;
 pub mod translate;
 mod validate;
 
@@ -51,8 +52,9 @@ pub use edge::DeploymentEdgeType;
 pub use graph::{DeploymentGraph, EdgeView, GraphError};
 pub use name::{MAX_NAME_LEN, name_problem, node_name_problem};
 pub use node::{
-    AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,
+    AcmeAccount, AgentSpec, DatabaseSpec, DeploymentNode, DeploymentNodeType, Exporter, HostSpec,
     LoadBalancerSpec, MessageBusSpec, MonitoringSpec, Resources, ServiceSpec, StorageSource,
-    StorageSpec,
+    StorageSpec, Tls,
 };
+pub use settings::FlakeSettings;
 pub use validate::{ValidationError, ValidationErrors, validate_deployment_graph};

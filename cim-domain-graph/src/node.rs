@@ -107,12 +107,23 @@ pub struct HostSpec {
     /// NVIDIA GPUs are numbered `/dev/nvidia0`, `/dev/nvidia1`, ... in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gpus: Vec<DeclaredGpu>,
-    /// `system.stateVersion` of the machine.
-    #[serde(default = "default_state_version")]
-    pub state_version: String,
+    /// `system.stateVersion` of the machine: the NixOS release (`YY.MM`) it was first
+    /// installed with, or nix-darwin's integer on a Darwin host. `None` keeps the one the host
+    /// was generated with before, else takes the graph's `flake.state_version` (see
+    /// [`FlakeSettings`](crate::FlakeSettings)); never change it under an installed host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_version: Option<String>,
 }
 
 impl HostSpec {
+    /// The `system.stateVersion` a NixOS host is generated with: its own, else `settings`'
+    /// for hosts that set none ([`FlakeSettings::state_version`](crate::FlakeSettings)).
+    pub fn nixos_state_version<'a>(&'a self, settings: &'a crate::FlakeSettings) -> &'a str {
+        self.state_version
+            .as_deref()
+            .unwrap_or_else(|| settings.state_version())
+    }
+
     /// The number of GPUs the host declares.
     pub fn gpu_count(&self) -> u64 {
         self.gpus.iter().map(DeclaredGpu::device_count).sum()
@@ -136,17 +147,13 @@ impl Default for HostSpec {
             cpu_cores: None,
             memory_mb: None,
             gpus: Vec::new(),
-            state_version: default_state_version(),
+            state_version: None,
         }
     }
 }
 
 fn default_system() -> String {
     "x86_64-linux".to_owned()
-}
-
-fn default_state_version() -> String {
-    "25.05".to_owned()
 }
 
 /// A systemd service.
@@ -299,6 +306,10 @@ pub struct LoadBalancerSpec {
     /// Server name of the virtual host; the node name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// HTTPS on `port`, with plain HTTP on [`Tls::http_port`] redirected to it; `None` serves
+    /// plain HTTP (refused on port 443).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl Default for LoadBalancerSpec {
@@ -306,8 +317,47 @@ impl Default for LoadBalancerSpec {
         Self {
             port: default_http_port(),
             server_name: None,
+            tls: None,
         }
     }
+}
+
+/// TLS of a load balancer: a certificate from an ACME CA (`acme`), or certificate and key
+/// files already on the host (`certificate` and `key`); exactly one of the two. Only paths are
+/// written, never key material, so nothing secret enters the Nix store (nginx reads the files at
+/// start; sops-nix or agenix can put them under `/run/secrets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Obtain and renew the certificate from an ACME CA (NixOS `security.acme` and the virtual
+    /// host's `enableACME`), by the HTTP-01 challenge on port 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeAccount>,
+    /// Absolute path of a PEM certificate chain on the host (nginx's `sslCertificate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Absolute path of its private key, outside `/nix/store` (`sslCertificateKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The plain-HTTP port redirected to HTTPS (nginx's `forceSSL`); ACME's HTTP-01 challenge
+    /// needs it to be 80.
+    #[serde(default = "default_http_port")]
+    pub http_port: u16,
+}
+
+/// The ACME account a load balancer's certificate is requested with (`security.acme`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeAccount {
+    /// The account's contact address (`security.acme.defaults.email`).
+    pub email: String,
+    /// That the operator accepts the CA's terms of service (`security.acme.acceptTerms`); it
+    /// must be `true`, as NixOS requires it to be set by a person.
+    pub accept_terms: bool,
+    /// The ACME directory URL (`security.acme.defaults.server`; default Let's Encrypt's
+    /// production directory), e.g. its staging directory while testing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 fn default_http_port() -> u16 {
@@ -323,9 +373,15 @@ pub struct AgentSpec {
     /// CPU and memory the agent reserves.
     #[serde(default, skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
-    /// GPUs the agent needs on its host.
+    /// Whole GPUs the agent needs on its host, each its own.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gpus: u32,
+    /// Instead of whole GPUs, a share of one GPU's memory in MiB, which other agents' shares
+    /// may use the rest of: on a Mac its unified memory (Metal), on an NVIDIA host a GPU whose
+    /// device the agents' containers share (no isolation between them). Granted by the
+    /// allocator within its allocatable part of the GPU's declared `memory_mb`. Excludes `gpus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_mb: Option<u64>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -478,6 +534,11 @@ impl DeploymentNodeType {
                 ports
             }
             Self::Custom { ports, .. } => ports.clone(),
+            Self::LoadBalancer(LoadBalancerSpec {
+                port,
+                tls: Some(tls),
+                ..
+            }) => vec![*port, tls.http_port],
             other => other.primary_port().into_iter().collect(),
         }
     }

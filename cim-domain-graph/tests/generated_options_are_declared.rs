@@ -234,3 +234,19 @@ in {
     );
     Ok(())
 }
+
+#[test]
+fn a_tls_load_balancer_sets_only_declared_nixos_options() -> TestResult {
+    let Some(tool) = tool()? else {
+        return Ok(());
+    };
+    let spec = translate("load-balanced-web")?;
+    let text = spec.file("hosts/lb-1.nix").ok_or("lb-1 not rendered")?;
+    let found = problems(&tool, "nixos.nix", text)?;
+    assert!(found.is_empty(), "{found:#?}");
+    // A TLS setting of the wrong type is caught: the declarations are real.
+    let wrong = text.replace("forceSSL = true;", "forceSSL = \"yes\";");
+    let found = problems(&tool, "nixos.nix", &wrong)?;
+    assert!(found.iter().any(|p| p.contains("forceSSL")), "{found:#?}");
+    Ok(())
+}

@@ -181,7 +181,8 @@ fn a_load_balancer_gets_upstreams_and_monitoring_gets_exporters() -> TestResult 
     assert!(lb.contains(r#""10.0.4.12:8080" = { };"#), "{lb}");
     assert!(lb.contains(r#"proxyPass = "http://front";"#), "{lb}");
     assert!(lb.contains("virtualHosts.\"shop.example.org\""), "{lb}");
-    assert!(lb.contains("allowedTCPPorts = [ 80 ];"), "{lb}");
+    assert!(lb.contains("allowedTCPPorts = [ 80 443 ];"), "{lb}");
+    assert!(lb.contains("enableACME = true;"), "{lb}");
     assert!(
         lb.contains(r#"targets = [ "127.0.0.1:9100" "10.0.4.11:9100" "10.0.4.12:9100" ];"#),
         "{lb}"

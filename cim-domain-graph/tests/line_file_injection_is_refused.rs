@@ -114,7 +114,7 @@ fn graph_with(text: &str) -> Result<DeploymentGraph, Box<dyn std::error::Error>>
     let host = HostSpec {
         addresses: vec![text.to_owned()],
         system: text.to_owned(),
-        state_version: text.to_owned(),
+        state_version: Some(text.to_owned()),
         ..HostSpec::default()
     };
     graph.add_node(DeploymentNode::new("h1", DeploymentNodeType::Host(host)))?;

@@ -109,3 +109,43 @@ fn sync_touches_only_what_differs() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn flake_settings_are_events_of_the_graph_and_survive_a_replay() -> TestResult {
+    let current = example("five-services")?;
+    let mut document = current.to_document();
+    document.flake.nixpkgs = Some("github:NixOS/nixpkgs/nixos-26.11".to_owned());
+    document.flake.state_version = Some("26.11".to_owned());
+    let wanted = document.to_graph()?;
+    assert_ne!(current, wanted, "settings are part of a graph's equality");
+
+    let commands = DeploymentGraphCommand::sync(&current, &wanted);
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [DeploymentGraphCommand::ConfigureFlake { settings }] if settings == wanted.settings()
+        ),
+        "{commands:?}"
+    );
+    let store = MemStore::<DeploymentGraphAggregate>::default();
+    let cqrs = CqrsFramework::new(store.clone(), vec![], ());
+    apply(&cqrs, "fleet", DeploymentGraphCommand::build(&current)).await?;
+    apply(&cqrs, "fleet", commands).await?;
+    // Configuring the same settings again records nothing.
+    let before = store.load_events("fleet").await?.len();
+    apply(
+        &cqrs,
+        "fleet",
+        vec![DeploymentGraphCommand::ConfigureFlake {
+            settings: wanted.settings().clone(),
+        }],
+    )
+    .await?;
+    assert_eq!(store.load_events("fleet").await?.len(), before);
+    let mut replayed = store.load_aggregate("fleet").await?;
+    assert_eq!(replayed.aggregate().graph(), &wanted);
+    let spec = FlakeTranslator::default().translate_graph(replayed.aggregate().graph())?;
+    let flake = spec.file("flake.nix").ok_or("no flake.nix")?;
+    assert!(flake.contains("nixos-26.11"), "{flake}");
+    Ok(())
+}

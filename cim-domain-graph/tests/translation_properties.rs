@@ -117,6 +117,7 @@ fn build(plan: &Plan) -> GraphDocument {
                     DeploymentNodeType::LoadBalancer(LoadBalancerSpec {
                         port,
                         server_name: None,
+                        tls: None,
                     }),
                 ),
                 Kind::Storage => (

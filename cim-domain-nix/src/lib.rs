@@ -114,6 +114,7 @@ mod error;
 mod expr;
 mod flake;
 pub mod json;
+mod lookup;
 mod names;
 pub mod nixos;
 mod path;
@@ -131,6 +132,7 @@ pub use expr::{
     list, list_when, path, rec_attrs, with,
 };
 pub use flake::{Flake, FlakeInput};
+pub use lookup::literal_at;
 pub use names::{Ident, KEYWORDS, is_bare_name};
 pub use nixos::container::{
     AllowedDevice, BindMount, ContainerName, ContainerNetwork, ForwardPort, NixosContainer,

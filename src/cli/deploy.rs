@@ -21,6 +21,8 @@ use cim_leaf::pipeline::{
     PipelineOptions, Progress, Step, StepReport,
 };
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::flake::FlakeArgs;
 use serde_json::json;
 
 /// How votes decide.
@@ -66,15 +68,24 @@ pub struct DeployArgs {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The flake settings.
+    #[command(flatten)]
+    pub flake: FlakeArgs,
 }
 
-/// The pipeline's options from the flags `deploy` and `serve` share: the protocol, and with
-/// `--remote-agents SECS` agent runtimes in other processes, waited for up to SECS at each step.
-pub fn pipeline_options(protocol: ProtocolArg, remote_agents: Option<u64>) -> PipelineOptions {
+/// The pipeline's options from the flags `deploy` and `serve` share: the protocol, the flake
+/// settings, and with `--remote-agents SECS` agent runtimes in other processes, waited for up
+/// to SECS at each step.
+pub fn pipeline_options(
+    protocol: ProtocolArg,
+    remote_agents: Option<u64>,
+    flake: &FlakeArgs,
+) -> PipelineOptions {
     let mut options = PipelineOptions {
         protocol: protocol.into(),
         ..PipelineOptions::default()
     };
+    options.fleet.flake = flake.settings();
     if let Some(secs) = remote_agents {
         let wait = Duration::from_secs(secs);
         options.agents = AgentParticipation::Remote { wait };
@@ -90,7 +101,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let options = pipeline_options(args.protocol, args.remote_agents);
+    let options = pipeline_options(args.protocol, args.remote_agents, &args.flake);
     let progress = StepProgress::new(!args.json);
     let result = runtime.block_on(async {
         match &args.nats {

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod agents_k8s;
 pub mod agents_ls;
 pub mod deploy;
+pub mod flake;
 pub mod gpu;
 pub mod keys;
 pub mod serve;

@@ -11,6 +11,7 @@ use cim_leaf::pipeline::{NatsBackend, Pipeline};
 use cim_leaf::service::{Command, DeploymentService, SERVICE_NAME, serve};
 
 use super::deploy::{ProtocolArg, pipeline_options};
+use super::flake::FlakeArgs;
 
 /// Arguments of `cim-leaf serve`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,9 @@ pub struct ServeArgs {
     /// seconds for them at each step (see `deploy --remote-agents`).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     remote_agents: Option<u64>,
+    /// The flake settings.
+    #[command(flatten)]
+    flake: FlakeArgs,
 }
 
 /// Runs `cim-leaf serve`.
@@ -44,7 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("installing the SIGTERM handler")?;
-        let options = pipeline_options(args.protocol, args.remote_agents);
+        let options = pipeline_options(args.protocol, args.remote_agents, &args.flake);
         let backend = NatsBackend::connect(&args.nats).await?;
         let client = async_nats::connect(&args.nats)
             .await

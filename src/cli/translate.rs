@@ -16,6 +16,7 @@ use cim_domain_graph::{DeploymentGraph, DeploymentNodeType, ValidationErrors};
 use cim_leaf::{Fleet, FleetError, FleetOptions, NatsKeys};
 use serde_json::{Value, json};
 
+use super::flake::FlakeArgs;
 use super::shown;
 
 /// Arguments of `cim-leaf translate`.
@@ -37,6 +38,9 @@ pub struct TranslateArgs {
     /// it the buses are open and a warning says so.
     #[arg(long, value_name = "FILE")]
     pub nats_keys: Option<PathBuf>,
+    /// The flake settings.
+    #[command(flatten)]
+    pub flake: FlakeArgs,
 }
 
 /// Why the command did not succeed, kept apart so `--json` and text output report alike.
@@ -67,13 +71,19 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
 fn translate(args: &TranslateArgs) -> Result<Value, Failure> {
     // The graph, its agent definitions (relative to the graph file), the translators' checks
     // and GPU requests are all checked here, every problem at once.
-    let options = FleetOptions {
+    let mut options = FleetOptions {
+        flake: args.flake.settings(),
         nats_keys: args
             .nats_keys
             .clone()
             .map_or(NatsKeys::Open, NatsKeys::File),
         ..FleetOptions::default()
     };
+    if let Some(out) = args.out.as_deref() {
+        options = options
+            .for_output(out)
+            .map_err(|error| Failure::Failed(error.to_string()))?;
+    }
     let fleet = Fleet::load(&args.graph, options).map_err(|error| match error {
         FleetError::Unreadable(error) => Failure::Unreadable(error.to_string()),
         FleetError::Invalid(errors) => Failure::Invalid(errors),

@@ -13,7 +13,7 @@ use cim_gpu::{
 /// Priority of fleet agents' GPU requests.
 pub(super) const AGENT_PRIORITY: Priority = Priority(10);
 
-/// One whole GPU granted to an agent.
+/// One GPU granted to an agent: whole, or a share of its memory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GpuGrant {
     /// The host the GPU is in.
@@ -25,6 +25,10 @@ pub struct GpuGrant {
     /// The NVIDIA device number on its host (`/dev/nvidia<n>`); `None` for GPUs without device
     /// nodes (Apple).
     pub device: Option<u32>,
+    /// MiB of the GPU's memory granted as a share (the node's `gpu_memory_mb`); `None` for a
+    /// whole GPU, held alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
 }
 
 /// The grants and the requests that cannot be met.
@@ -38,15 +42,20 @@ pub(super) struct GpuPlan {
 /// An agent asking for GPUs on a host.
 struct Request<'a> {
     agent: &'a str,
-    /// `max(node gpus, definition's deployment.resources.gpus)`.
+    /// Whole GPUs: `max(node gpus, definition's deployment.resources.gpus)`; 0 for a share.
     gpus: u64,
     /// The node's own `gpus`, which graph validation already counts.
     node_gpus: u64,
+    /// A share of one GPU, in MiB (the node's `gpu_memory_mb`, which wins over the
+    /// definition's whole GPUs).
+    share_mb: Option<u64>,
 }
 
 /// Grants every agent the GPUs it needs, host by host and agent by agent in name order, so the
-/// same graph always gives the same devices. A host asked for more GPUs than it declares is a
-/// problem naming the host and the agents.
+/// same graph always gives the same devices: whole GPUs first, in declaration order, then
+/// memory shares where the allocator places them (binpacking the GPUs left). A host asked for
+/// more whole GPUs than it declares is a problem naming the host and the agents; a share that
+/// fits on no GPU is a problem naming the agent, with the allocator's reason.
 pub(super) fn plan(graph: &DeploymentGraph, sources: &BTreeMap<String, AgentSource>) -> GpuPlan {
     let mut plan = GpuPlan {
         grants: BTreeMap::new(),
@@ -61,17 +70,23 @@ pub(super) fn plan(graph: &DeploymentGraph, sources: &BTreeMap<String, AgentSour
             .get(&node.name)
             .and_then(|source| source.definition.deployment.resources.gpus)
             .unwrap_or(0);
-        let gpus = u64::from(spec.gpus.max(from_definition));
-        if let (true, Some(host)) = (gpus > 0, graph.host_of(&node.name)) {
+        let share_mb = spec.gpu_memory_mb;
+        let gpus = match share_mb {
+            Some(_) => 0,
+            None => u64::from(spec.gpus.max(from_definition)),
+        };
+        if let (true, Some(host)) = (gpus > 0 || share_mb.is_some(), graph.host_of(&node.name)) {
             by_host.entry(&host.name).or_default().push(Request {
                 agent: &node.name,
                 gpus,
                 node_gpus: u64::from(spec.gpus),
+                share_mb,
             });
         }
     }
     for (host, mut requests) in by_host {
-        requests.sort_by_key(|request| request.agent);
+        // Whole GPUs first, so shares take what is left; by name within each.
+        requests.sort_by_key(|request| (request.share_mb.is_some(), request.agent));
         let Some(DeploymentNodeType::Host(spec)) = graph.node(host).map(|n| &n.node_type) else {
             continue;
         };
@@ -117,6 +132,10 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
     }
     let mut next = devices.iter();
     for request in requests {
+        if let Some(mb) = request.share_mb {
+            grant_share(host, devices, &mut pool, request.agent, mb, plan);
+            continue;
+        }
         for _ in 0..request.gpus {
             let Some(device) = next.next() else {
                 return;
@@ -142,10 +161,8 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
                             host: host.to_owned(),
                             uuid: device.uuid().clone(),
                             model: device.view().model,
-                            device: match device {
-                                GpuDevice::Nvidia(gpu) => Some(gpu.index),
-                                GpuDevice::AppleSilicon(_) => None,
-                            },
+                            device: device_number(device),
+                            memory_mb: None,
                         });
                 }
                 Ok(events) => {
@@ -165,6 +182,72 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
                 Err(error) => plan.problems.push(host_problem(host, error.to_string())),
             }
         }
+    }
+}
+
+/// The NVIDIA device number of `device` (`/dev/nvidia<n>`); Apple GPUs have no device node.
+fn device_number(device: &GpuDevice) -> Option<u32> {
+    match device {
+        GpuDevice::Nvidia(gpu) => Some(gpu.index),
+        GpuDevice::AppleSilicon(_) => None,
+    }
+}
+
+/// Asks the host's pool for `mb` MiB of one GPU for `agent`, unpinned: the allocator chooses the
+/// GPU (its placement policy over the GPUs not held whole) or says why none can take it.
+fn grant_share(
+    host: &str,
+    devices: &[GpuDevice],
+    pool: &mut GpuPool,
+    agent: &str,
+    mb: u64,
+    plan: &mut GpuPlan,
+) {
+    let allocate = PoolCommand::Allocate {
+        request: AllocationRequest {
+            allocation_id: AllocationId::new(),
+            agent: agent.to_owned(),
+            memory: MemoryRequest::Bytes {
+                bytes: mb.saturating_mul(1024 * 1024),
+            },
+            requirements: GpuRequirements::default(),
+            priority: AGENT_PRIORITY,
+        },
+    };
+    let refused = |why: String| ValidationError::InvalidField {
+        node: agent.to_owned(),
+        field: "gpu_memory_mb".to_owned(),
+        reason: format!("no GPU of host `{host}` can give {mb} MiB: {why}"),
+    };
+    match pool.execute(allocate).as_deref() {
+        Ok([PoolEvent::GpuAllocated { allocation }, ..]) => {
+            let Some(device) = devices.iter().find(|d| *d.uuid() == allocation.device) else {
+                plan.problems
+                    .push(refused("the granted GPU is not declared".to_owned()));
+                return;
+            };
+            plan.grants
+                .entry(agent.to_owned())
+                .or_default()
+                .push(GpuGrant {
+                    host: host.to_owned(),
+                    uuid: device.uuid().clone(),
+                    model: device.view().model,
+                    device: device_number(device),
+                    memory_mb: Some(mb),
+                });
+        }
+        Ok(events) => {
+            let why = events
+                .iter()
+                .find_map(|event| match event {
+                    PoolEvent::AllocationRejected { reason, .. } => Some(reason.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "no grant was recorded".to_owned());
+            plan.problems.push(refused(why));
+        }
+        Err(error) => plan.problems.push(host_problem(host, error.to_string())),
     }
 }
 

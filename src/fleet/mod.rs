@@ -24,7 +24,9 @@ use cim_domain_graph::translate::{
     FlakeTranslator, MessageBusTranslator, NixDeploymentSpec, NodeTranslatorRegistry,
     TranslationError,
 };
-use cim_domain_graph::{DeploymentGraph, GraphDocument, ValidationErrors};
+use cim_domain_graph::{
+    DeploymentGraph, DeploymentNode, DeploymentNodeType, GraphDocument, ValidationErrors,
+};
 
 pub use error::FleetError;
 pub use gpus::GpuGrant;
@@ -103,11 +105,12 @@ impl Fleet {
     }
 
     fn resolve(
-        graph: DeploymentGraph,
+        mut graph: DeploymentGraph,
         mut problems: Vec<cim_domain_graph::ValidationError>,
         read: agents::ReadDefinitions,
         options: FleetOptions,
     ) -> Result<Self, FleetError> {
+        settle_flake(&mut graph, &options);
         let plan = gpus::plan(&graph, &read.sources);
         let nats_users = identities::resolve(&graph, &options.nats_keys)?;
         let translator = translator(&read.sources, &plan, &nats_users, &options)?;
@@ -192,12 +195,9 @@ fn translator(
             (node.clone(), agent)
         })
         .collect();
-    let mut agent_translator =
-        AgentNodeTranslator::new(placed, options.containers.clone()).map_err(FleetError::Agents)?;
-    agent_translator = agent_translator.with_nats_seeds(!nats_users.is_empty());
-    if let Some(url) = &options.agent_flake_url {
-        agent_translator = agent_translator.with_flake_url(url.as_str());
-    }
+    let agent_translator = AgentNodeTranslator::new(placed, options.containers.clone())
+        .map_err(FleetError::Agents)?
+        .with_nats_seeds(!nats_users.is_empty());
     let mut registry = NodeTranslatorRegistry::with_builtins();
     registry.register("agent", agent_translator);
     if !nats_users.is_empty() {
@@ -206,11 +206,54 @@ fn translator(
     }
     registry.merge(&options.translators);
     let mut translator = FlakeTranslator::new(registry);
-    if let Some(nixpkgs) = &options.nixpkgs {
-        translator = translator.with_nixpkgs(nixpkgs.as_str());
-    }
     if let Some(description) = &options.description {
         translator = translator.with_description(description.as_str());
     }
     Ok(translator)
+}
+
+/// Writes the user's flake settings into the graph and settles every host's stateVersion:
+/// its own, else the one it was generated with before, else (NixOS hosts) the graph's for new
+/// hosts. The graph then says exactly what is deployed, so its version, the agents' review and
+/// the approved graph in the event store carry the stateVersion, and a later default cannot
+/// move it.
+fn settle_flake(graph: &mut DeploymentGraph, options: &FleetOptions) {
+    let mut settings = graph.settings().clone();
+    let chosen = &options.flake;
+    for (slot, value) in [
+        (&mut settings.nixpkgs, &chosen.nixpkgs),
+        (&mut settings.nix_darwin, &chosen.nix_darwin),
+        (&mut settings.cim_leaf, &chosen.cim_leaf),
+        (&mut settings.state_version, &chosen.state_version),
+    ] {
+        if value.is_some() {
+            slot.clone_from(value);
+        }
+    }
+    graph.set_settings(settings.clone());
+    let settled: Vec<DeploymentNode> = graph
+        .nodes()
+        .filter_map(|node| {
+            let DeploymentNodeType::Host(spec) = &node.node_type else {
+                return None;
+            };
+            if spec.state_version.is_some() {
+                return None;
+            }
+            let installed = options.installed_state_versions.get(&node.name).cloned();
+            let darwin = cim_domain_graph::translate::darwin::is_darwin(&spec.system);
+            let version =
+                installed.or_else(|| (!darwin).then(|| settings.state_version().to_owned()))?;
+            let mut spec = spec.clone();
+            spec.state_version = Some(version);
+            Some(DeploymentNode::new(
+                &node.name,
+                DeploymentNodeType::Host(spec),
+            ))
+        })
+        .collect();
+    for host in settled {
+        // The host exists: it was just read from the graph.
+        let _ = graph.update_node(host);
+    }
 }

@@ -97,17 +97,19 @@ impl Fleet {
                     allocator.execute(register).await.map_err(fail)?;
                 }
             }
-            let wanted: BTreeSet<(String, GpuUuid)> = self
+            let wanted: BTreeSet<(String, GpuUuid, Option<u64>)> = self
                 .grants
                 .iter()
                 .flat_map(|(agent, grants)| grants.iter().map(move |grant| (agent, grant)))
                 .filter(|(_, grant)| grant.host == name)
-                .map(|(agent, grant)| (agent.clone(), grant.uuid.clone()))
+                .map(|(agent, grant)| (agent.clone(), grant.uuid.clone(), grant.memory_mb))
                 .collect();
             let mut held = BTreeSet::new();
             let pool = allocator.pool().await.map_err(fail)?;
             for allocation in pool.allocations() {
-                let key = (allocation.agent.clone(), allocation.device.clone());
+                // A share is held as its bytes; a whole GPU as such.
+                let share = (!allocation.whole_gpu).then_some(allocation.bytes / (1024 * 1024));
+                let key = (allocation.agent.clone(), allocation.device.clone(), share);
                 if wanted.contains(&key) && !held.contains(&key) {
                     held.insert(key);
                     continue;
@@ -117,11 +119,17 @@ impl Fleet {
                 };
                 allocator.execute(release).await.map_err(fail)?;
             }
-            for (agent, uuid) in wanted.difference(&held) {
+            for (agent, uuid, share) in wanted.difference(&held) {
+                let memory = match share {
+                    Some(mb) => MemoryRequest::Bytes {
+                        bytes: mb.saturating_mul(1024 * 1024),
+                    },
+                    None => MemoryRequest::WholeGpu,
+                };
                 let request = AllocationRequest {
                     allocation_id: AllocationId::new(),
                     agent: agent.clone(),
-                    memory: MemoryRequest::WholeGpu,
+                    memory,
                     requirements: GpuRequirements {
                         pinned_uuid: Some(uuid.clone()),
                         ..GpuRequirements::default()

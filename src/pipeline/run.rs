@@ -261,7 +261,13 @@ where
     ) -> Result<DeployReport, PipelineError> {
         let started = Instant::now();
         progress.started(Step::Load);
-        let fleet = Fleet::load(graph, self.options.fleet.clone())?;
+        let options = self
+            .options
+            .fleet
+            .clone()
+            .for_output(out)
+            .map_err(TranslationError::from)?;
+        let fleet = Fleet::load(graph, options)?;
         // The graph's aggregate id: its file name without extension.
         let stem = graph.file_stem().map(|stem| stem.to_string_lossy());
         self.deploy_loaded(

@@ -175,7 +175,8 @@ pub fn scale(
 }
 
 /// Adds an agent node on `request.host` with as many of the host's GPUs as the model's memory
-/// needs (each GPU's declared `memory_mb`; a host whose GPUs declare no memory gives one GPU).
+/// needs (each GPU's declared `memory_mb`; a host whose GPUs declare no memory gives one GPU);
+/// on a Mac, a share of its unified memory (`gpu_memory_mb`) instead, so agents share it.
 ///
 /// # Errors
 /// [`ErrorCode::InvalidField`] for out-of-range model numbers, a host that is not in the graph
@@ -234,6 +235,7 @@ pub fn add_gpu_agent(
         ));
     }
     let needed_mb = u64::from(*vram_gib) * 1024;
+    let darwin = cim_domain_graph::translate::darwin::is_darwin(&host.spec.system);
     let per_gpu = gpu_mb.iter().flatten().copied().min();
     let gpus = match per_gpu {
         Some(mb) if mb > 0 => needed_mb.div_ceil(mb),
@@ -255,10 +257,19 @@ pub fn add_gpu_agent(
         NodeEntry {
             name: request.name.clone(),
             host: Some(request.host.clone()),
-            node_type: DeploymentNodeType::Agent(AgentSpec {
-                definition: request.definition.clone(),
-                resources: Default::default(),
-                gpus: u32::try_from(gpus).unwrap_or(u32::MAX),
+            node_type: DeploymentNodeType::Agent(if darwin {
+                // A Mac serves the model from its unified memory, shared with other agents.
+                AgentSpec {
+                    definition: request.definition.clone(),
+                    gpu_memory_mb: Some(needed_mb),
+                    ..AgentSpec::default()
+                }
+            } else {
+                AgentSpec {
+                    definition: request.definition.clone(),
+                    gpus: u32::try_from(gpus).unwrap_or(u32::MAX),
+                    ..AgentSpec::default()
+                }
             }),
         },
     )
@@ -266,4 +277,58 @@ pub fn add_gpu_agent(
         e.field = Some("name".to_owned());
         e
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::wire::Precision;
+
+    fn request(host: &str, vram_gib: u32) -> GpuAgentRequest {
+        GpuAgentRequest {
+            request_id: "r1".to_owned(),
+            expected_version: None,
+            name: "coder".to_owned(),
+            host: host.to_owned(),
+            definition: "agents/coder.md".to_owned(),
+            model: ModelRequirements {
+                name: "qwen2.5-coder:32b".to_owned(),
+                vram_gib,
+                batch_size: 1,
+                precision: Precision::Fp16,
+            },
+        }
+    }
+
+    fn agent_of(document: &GraphDocument) -> Option<&AgentSpec> {
+        document
+            .nodes
+            .iter()
+            .find_map(|node| match &node.node_type {
+                DeploymentNodeType::Agent(spec) if node.name == "coder" => Some(spec),
+                _ => None,
+            })
+    }
+
+    #[test]
+    fn a_gpu_agent_on_a_mac_asks_for_a_share_of_unified_memory_elsewhere_whole_gpus()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let document = GraphDocument::from_yaml_str(
+            r#"
+hosts:
+  - name: studio-1
+    system: aarch64-darwin
+    gpus: [{ vendor: apple, model: Apple M2 Ultra, gpu_family: apple8, memory_mb: 147456 }]
+  - name: gpu-1
+    gpus: [{ model: NVIDIA L40S, compute_capability: "8.9", memory_mb: 49152, count: 2 }]
+"#,
+        )?;
+        let mac = add_gpu_agent(&document, &request("studio-1", 40)).map_err(|e| e.message)?;
+        let spec = agent_of(&mac).ok_or("no agent added")?;
+        assert_eq!((spec.gpus, spec.gpu_memory_mb), (0, Some(40 * 1024)));
+        let linux = add_gpu_agent(&document, &request("gpu-1", 60)).map_err(|e| e.message)?;
+        let spec = agent_of(&linux).ok_or("no agent added")?;
+        assert_eq!((spec.gpus, spec.gpu_memory_mb), (2, None));
+        Ok(())
+    }
 }

@@ -90,6 +90,9 @@ pub enum StartError {
     /// The event store cannot be read.
     #[error("event store: {0}")]
     Events(String),
+    /// The generation already in the output directory cannot be read.
+    #[error(transparent)]
+    Output(#[from] cim_domain_graph::translate::output::OutputError),
 }
 
 struct State {
@@ -125,7 +128,8 @@ where
         graph: &Path,
         out: &Path,
     ) -> Result<Self, StartError> {
-        let fleet = Fleet::load(graph, pipeline.options().fleet.clone())?;
+        let options = pipeline.options().fleet.clone().for_output(out)?;
+        let fleet = Fleet::load(graph, options.clone())?;
         let graph_id = graph
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
@@ -147,11 +151,7 @@ where
         {
             document = aggregate.graph().to_document();
         }
-        let fleet = Fleet::from_document(
-            &document,
-            &definitions_dir,
-            pipeline.options().fleet.clone(),
-        )?;
+        let fleet = Fleet::from_document(&document, &definitions_dir, options)?;
         let version = GraphVersion::of(&fleet).to_string();
         Ok(Self {
             pipeline,
@@ -297,11 +297,17 @@ where
             Ok(document) => document,
             Err(error) => return fail(error),
         };
-        let fleet = match Fleet::from_document(
-            &document,
-            &self.definitions_dir,
-            self.pipeline.options().fleet.clone(),
-        ) {
+        let options = match self.pipeline.options().fleet.clone().for_output(&self.out) {
+            Ok(options) => options,
+            Err(error) => {
+                return fail(ErrorBody {
+                    code: ErrorCode::PipelineFailed,
+                    message: error.to_string(),
+                    field: None,
+                });
+            }
+        };
+        let fleet = match Fleet::from_document(&document, &self.definitions_dir, options) {
             Ok(fleet) => fleet,
             Err(error) => {
                 return fail(ErrorBody {

@@ -9,6 +9,14 @@ use crate::deploy::nixos::SubnetError;
 /// Why deployment output could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The graph has agents whose containers import the agent module from the `cim-leaf` flake
+    /// input, but names no flake reference for it.
+    #[error(
+        "the graph has agent nodes, whose hosts import `inputs.cim-leaf.nixosModules.agent`, but \
+         no flake reference for it: set `flake.cim_leaf` in the graph (or pass `--agent-flake`) \
+         to the cim-leaf flake you deploy, for example `github:<owner>/cim-leaf/<tag>`"
+    )]
+    NoAgentFlake,
     /// An agent file could not be read or is invalid.
     #[error(transparent)]
     Definition(#[from] DefinitionError),

@@ -29,9 +29,6 @@ use super::settings::AgentSettings;
 use super::source::AgentSource;
 use crate::definition::{CpuQuota, MemoryMax};
 
-/// The flake input that provides `nixosModules.agent`: this repository.
-pub const CIM_LEAF_FLAKE_URL: &str = concat!("git+", env!("CARGO_PKG_REPOSITORY"));
-
 /// One agent node, resolved: its definition and the GPUs granted to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedAgent {
@@ -47,7 +44,6 @@ pub struct PlacedAgent {
 pub struct AgentNodeTranslator {
     agents: BTreeMap<String, (PlacedAgent, ContainerAddresses)>,
     options: ContainerOptions,
-    flake_url: String,
     nats_seeds: bool,
 }
 
@@ -77,16 +73,42 @@ impl AgentNodeTranslator {
         Ok(Self {
             agents,
             options,
-            flake_url: CIM_LEAF_FLAKE_URL.to_owned(),
             nats_seeds: false,
         })
     }
 
-    /// Sets the URL of the flake input that provides the agent module.
-    #[must_use]
-    pub fn with_flake_url(mut self, url: impl Into<String>) -> Self {
-        self.flake_url = url.into();
-        self
+    /// The flake reference of the input that provides the agent modules, from the graph's
+    /// `flake.cim_leaf`, when the containers import the module from an input.
+    fn module_input<'c>(
+        &self,
+        context: &TranslationContext<'c>,
+    ) -> Result<Option<(&str, &'c str)>, DeployError> {
+        let AgentModuleSource::FlakeInput(input) = &self.options.agent_module else {
+            return Ok(None);
+        };
+        match context.graph().settings().cim_leaf.as_deref() {
+            Some(reference) => Ok(Some((input.as_str(), reference))),
+            None => Err(DeployError::NoAgentFlake),
+        }
+    }
+
+    /// The missing `flake.cim_leaf`, reported once, by the first agent node (by name).
+    fn settings_problem(
+        &self,
+        node: &DeploymentNode,
+        context: &TranslationContext<'_>,
+    ) -> Option<ValidationError> {
+        let error = self.module_input(context).err()?;
+        let first = context
+            .graph()
+            .nodes()
+            .filter(|n| matches!(n.node_type, DeploymentNodeType::Agent(_)))
+            .map(|n| n.name.as_str())
+            .min()?;
+        (first == node.name).then(|| ValidationError::InvalidSetting {
+            field: "cim_leaf".to_owned(),
+            reason: error.to_string(),
+        })
     }
 
     /// Whether the agents authenticate to NATS with their NKey seed files, at
@@ -212,19 +234,29 @@ impl AgentNodeTranslator {
                     ["imports"],
                     darwin_agent_module(&self.options.agent_module).map_err(fail)?,
                 );
-            if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
-                module.add_flake_input(input.as_str(), self.flake_url.as_str());
+            if let Some((input, reference)) = self.module_input(context).map_err(fail)? {
+                module.add_flake_input(input, reference);
             }
             return Ok(());
+        }
+        // A container is created with its host and keeps the host's stateVersion.
+        let mut options = self.options.clone();
+        if let Some(DeploymentNodeType::Host(spec)) =
+            context.host_of(&node.name).map(|h| &h.node_type)
+        {
+            options.state_version = spec
+                .nixos_state_version(context.graph().settings())
+                .to_owned();
         }
         let container = AgentContainer::build(
             &agent.source,
             &settings,
             *addresses,
             &agent.gpu_devices,
-            &self.options,
+            &options,
         )
         .map_err(fail)?;
+        let input = self.module_input(context).map_err(fail)?;
         let module = modules.get_mut(host)?;
         let path = AttrPath::new(["containers".to_owned(), container.container_name()]);
         if module.config().get_path(path.clone()).is_some() {
@@ -232,12 +264,13 @@ impl AgentNodeTranslator {
                 name: agent.source.name().to_owned(),
             }));
         }
-        self.place(module, &container, path).map_err(|source| {
-            fail(DeployError::Nix {
-                agent: agent.source.name().to_owned(),
-                source,
+        self.place(module, &container, path, input)
+            .map_err(|source| {
+                fail(DeployError::Nix {
+                    agent: agent.source.name().to_owned(),
+                    source,
+                })
             })
-        })
     }
 
     fn place(
@@ -245,6 +278,7 @@ impl AgentNodeTranslator {
         module: &mut HostModule,
         container: &AgentContainer,
         path: AttrPath,
+        input: Option<(&str, &str)>,
     ) -> Result<(), cim_domain_nix::NixError> {
         module.set(path, container.value().clone());
         module.append(["systemd", "tmpfiles", "rules"], container.tmpfiles_rule());
@@ -258,8 +292,8 @@ impl AgentNodeTranslator {
                 module.append(path.clone(), port).list_when(path, condition);
             }
         }
-        if let AgentModuleSource::FlakeInput(input) = &self.options.agent_module {
-            module.add_flake_input(input.as_str(), self.flake_url.as_str());
+        if let Some((input, reference)) = input {
+            module.add_flake_input(input, reference);
         }
         Ok(())
     }
@@ -325,14 +359,16 @@ impl NodeTranslator for AgentNodeTranslator {
         node: &DeploymentNode,
         context: &TranslationContext<'_>,
     ) -> Vec<ValidationError> {
-        match self.problems(node, context) {
-            Ok(()) => Vec::new(),
-            Err((field, reason)) => vec![ValidationError::InvalidField {
+        let mut problems: Vec<ValidationError> =
+            self.settings_problem(node, context).into_iter().collect();
+        if let Err((field, reason)) = self.problems(node, context) {
+            problems.push(ValidationError::InvalidField {
                 node: node.name.clone(),
                 field: field.to_owned(),
                 reason,
-            }],
+            });
         }
+        problems
     }
 
     fn systemd_unit(&self, node: &DeploymentNode) -> Option<String> {

@@ -38,6 +38,6 @@ mod source;
 
 pub use endpoint::Endpoint;
 pub use error::DeployError;
-pub use graph::{AgentNodeTranslator, CIM_LEAF_FLAKE_URL, PlacedAgent};
+pub use graph::{AgentNodeTranslator, PlacedAgent};
 pub use settings::{AgentSettings, DEFAULT_NATS_URL, DeployOverrides};
 pub use source::AgentSource;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::edge::DeploymentEdgeType;
 use crate::graph::{DeploymentGraph, EdgeView, GraphError};
 use crate::node::DeploymentNode;
+use crate::settings::FlakeSettings;
 use crate::validate::ValidationErrors;
 
 /// What a caller asks the aggregate to do.
@@ -53,6 +54,11 @@ pub enum DeploymentGraphCommand {
         /// The host.
         host: String,
     },
+    /// Replace the fleet-wide flake settings (the document's `flake:` section).
+    ConfigureFlake {
+        /// The new settings.
+        settings: FlakeSettings,
+    },
     /// Check the whole graph; refused with every problem when there are any.
     Validate,
     /// Approve a validated graph for deployment.
@@ -69,8 +75,9 @@ impl DeploymentGraphCommand {
         Self::sync(&DeploymentGraph::new(), graph)
     }
 
-    /// The commands that turn `current` into `wanted`, touching only what differs: edges that
-    /// went away are disconnected and nodes that went away removed first, then new nodes are
+    /// The commands that turn `current` into `wanted`, touching only what differs: changed
+    /// flake settings first, then edges that
+    /// went away are disconnected and nodes that went away removed, then new nodes are
     /// added, changed ones updated, and new edges connected. Running them against an aggregate
     /// holding `current` leaves it holding `wanted`; for equal graphs there are none, so
     /// applying a file again to a stored graph records nothing.
@@ -78,7 +85,11 @@ impl DeploymentGraphCommand {
         let current_edges = edge_keys(current);
         let wanted_edges = edge_keys(wanted);
         let mut commands = Vec::new();
-
+        if current.settings() != wanted.settings() {
+            commands.push(Self::ConfigureFlake {
+                settings: wanted.settings().clone(),
+            });
+        }
         for edge in current.edges() {
             // Edges of removed nodes go with their node.
             if !wanted_edges.contains(&edge_key(&edge))

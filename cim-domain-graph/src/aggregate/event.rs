@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::DeploymentEdgeType;
 use crate::node::DeploymentNode;
+use crate::settings::FlakeSettings;
 
 /// Something that happened to a deployment graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,11 @@ pub enum DeploymentGraphEvent {
         /// The host.
         host: String,
     },
+    /// The fleet-wide flake settings were replaced.
+    FlakeConfigured {
+        /// The new settings.
+        settings: FlakeSettings,
+    },
     /// The graph was validated and had no problems.
     GraphValidated,
     /// The graph was approved for deployment.
@@ -68,6 +74,7 @@ impl DomainEvent for DeploymentGraphEvent {
             Self::NodesConnected { .. } => "NodesConnected",
             Self::NodesDisconnected { .. } => "NodesDisconnected",
             Self::NodePlaced { .. } => "NodePlaced",
+            Self::FlakeConfigured { .. } => "FlakeConfigured",
             Self::GraphValidated => "GraphValidated",
             Self::GraphApproved { .. } => "GraphApproved",
         };

@@ -107,6 +107,10 @@ impl Aggregate for DeploymentGraphAggregate {
             DeploymentGraphEvent::NodePlaced { node, host } => {
                 graph.place_on_host(&node, &host).is_ok()
             }
+            DeploymentGraphEvent::FlakeConfigured { settings } => {
+                graph.set_settings(settings);
+                true
+            }
             DeploymentGraphEvent::GraphValidated => {
                 self.status = GraphStatus::Validated;
                 false
@@ -180,6 +184,12 @@ impl DeploymentGraphAggregate {
                     return Ok(None);
                 }
                 E::NodePlaced { node, host }
+            }
+            C::ConfigureFlake { settings } => {
+                if *graph.settings() == settings {
+                    return Ok(None);
+                }
+                E::FlakeConfigured { settings }
             }
             C::Validate => {
                 validate_deployment_graph(graph).map_err(GraphCommandError::Invalid)?;

@@ -22,10 +22,6 @@ use crate::validate::ValidationError;
 /// The node kinds that have a nix-darwin form.
 pub const DARWIN_KINDS: [&str; 2] = ["agent", "message_bus"];
 
-/// The nix-darwin flake input of flakes with Darwin hosts (the release branch matching
-/// [`DEFAULT_NIXPKGS`](crate::translate::DEFAULT_NIXPKGS)).
-pub const NIX_DARWIN_URL: &str = "github:nix-darwin/nix-darwin/nix-darwin-25.05";
-
 /// The name of that input.
 pub const NIX_DARWIN_INPUT: &str = "nix-darwin";
 
@@ -53,14 +49,13 @@ pub fn on_darwin(node: &DeploymentNode, context: &TranslationContext<'_>) -> boo
         .is_some_and(|host| darwin_spec(host).is_some())
 }
 
-/// nix-darwin's `system.stateVersion` of `spec`: its `state_version` when that is an integer,
-/// [`DARWIN_STATE_VERSION`] when it is the NixOS default, `None` otherwise (a problem).
+/// nix-darwin's `system.stateVersion` of `spec`: its `state_version` when that is a positive
+/// integer, [`DARWIN_STATE_VERSION`] when it sets none, `None` otherwise (a problem).
 pub fn state_version(spec: &HostSpec) -> Option<i64> {
-    match spec.state_version.parse::<i64>() {
-        Ok(version) if version > 0 => Some(version),
-        Ok(_) => None,
-        Err(_) => (spec.state_version == HostSpec::default().state_version)
-            .then_some(DARWIN_STATE_VERSION),
+    match spec.state_version.as_deref().map(str::parse::<i64>) {
+        None => Some(DARWIN_STATE_VERSION),
+        Some(Ok(version)) if version > 0 => Some(version),
+        Some(_) => None,
     }
 }
 
@@ -111,7 +106,7 @@ pub fn check(graph: &DeploymentGraph, context: &TranslationContext<'_>) -> Vec<V
                 reason: format!(
                     "nix-darwin's stateVersion is a positive integer such as \
                      {DARWIN_STATE_VERSION}, not `{}`",
-                    spec.state_version
+                    spec.state_version.as_deref().unwrap_or_default()
                 ),
             });
         }

@@ -47,6 +47,7 @@
 //! ```
 
 mod builtin;
+pub mod connections;
 mod context;
 pub mod darwin;
 mod edges;
@@ -63,7 +64,7 @@ pub use builtin::{MessageBusTranslator, PASSWORD_UNIT};
 pub use context::TranslationContext;
 pub use edges::connection_port;
 pub use error::TranslationError;
-pub use flake::{COMMON_MODULE, DEFAULT_NIXPKGS, FlakeTranslator};
+pub use flake::{COMMON_MODULE, FlakeTranslator};
 pub use host_module::{HostModule, HostModules};
 pub use node_translator::{NodeTranslator, NodeTranslatorRegistry};
 pub use spec::NixDeploymentSpec;

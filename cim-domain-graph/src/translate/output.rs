@@ -14,7 +14,7 @@
 //! - `/`, the home directory, a path that is not a directory, and a directory with no manifest
 //!   holding a file this run would overwrite are refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -76,6 +76,14 @@ pub enum OutputError {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A file of the previous generation cannot be read.
+    #[error("cannot read {} of the previous generation: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// An I/O error on a path.
     #[error("cannot write {}: {source}", path.display())]
@@ -151,6 +159,48 @@ fn refuse_target(dir: &Path) -> Result<(), OutputError> {
         return Err(OutputError::ForbiddenTarget { path: real });
     }
     Ok(())
+}
+
+/// The `system.stateVersion` each host of the previous generation in `dir` was generated with,
+/// by host name: read from the `hosts/<host>.nix` files its manifest lists (rnix,
+/// [`cim_domain_nix::literal_at`]). Empty when `dir` holds no generation.
+///
+/// Loading a fleet for `dir` keeps these for hosts whose `state_version` is unset, so an
+/// installed host never gets a new stateVersion when the default (or the graph's
+/// `flake.state_version`) moves: NixOS keeps state formats by it, and changing it under a
+/// running host can break stateful services (NixOS manual, `system.stateVersion`).
+///
+/// # Errors
+/// [`OutputError`] when the manifest or a listed host file exists but cannot be read.
+pub fn installed_state_versions(dir: &Path) -> Result<BTreeMap<String, String>, OutputError> {
+    let mut versions = BTreeMap::new();
+    if !dir.is_dir() {
+        return Ok(versions);
+    }
+    for listed in read_manifest(dir)?.unwrap_or_default() {
+        let mut parts = listed.components();
+        let (Some(Component::Normal(folder)), Some(Component::Normal(file)), None) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some(host) = file.to_str().and_then(|f| f.strip_suffix(".nix")) else {
+            continue;
+        };
+        if folder != "hosts" {
+            continue;
+        }
+        let path = dir.join(&listed);
+        let text = match cim_naming::input::read_input(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(OutputError::Unreadable { path, source }),
+        };
+        if let Some(version) = cim_domain_nix::literal_at(&text, &["system", "stateVersion"]) {
+            versions.insert(host.to_owned(), version);
+        }
+    }
+    Ok(versions)
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<Vec<PathBuf>>, OutputError> {

@@ -54,6 +54,15 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting of the graph's `flake:` section cannot be used, or one the graph needs is
+    /// missing.
+    #[error("flake.{field}: {reason}")]
+    InvalidSetting {
+        /// The setting, as written under `flake:`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An edge joins a node to itself.
     #[error("{edge} edge from `{node}` to itself")]
     SelfLoop {

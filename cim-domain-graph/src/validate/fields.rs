@@ -37,8 +37,12 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             if spec.system.is_empty() {
                 bad("system", "must name a Nix system such as `x86_64-linux`");
             }
-            if spec.state_version.is_empty() {
-                bad("state_version", "must not be empty");
+            // A Mac's (nix-darwin's integer) is checked with the platform, in `darwin::check`.
+            if let Some(version) = &spec.state_version
+                && !crate::translate::darwin::is_darwin(&spec.system)
+                && let Some(reason) = crate::settings::nixos_release_problem(version)
+            {
+                bad("state_version", reason);
             }
             for (index, address) in spec.addresses.iter().enumerate() {
                 if let Some(reason) = host_address_problem(address) {
@@ -101,10 +105,32 @@ pub(super) fn check(node: &DeploymentNode, problems: &mut Vec<ValidationError>) 
             {
                 bad("server_name", reason);
             }
+            match &spec.tls {
+                None if spec.port == 443 => bad(
+                    "tls",
+                    "port 443 is HTTPS' port but the load balancer has no `tls`: add \
+                     `tls: { acme: { email, accept_terms: true } }` or `tls: { certificate, \
+                     key }` (file paths), or choose another port for plain HTTP",
+                ),
+                None => {}
+                Some(tls) => {
+                    for (field, reason) in super::tls::problems(spec.port, tls) {
+                        bad(&field, &reason);
+                    }
+                }
+            }
         }
         DeploymentNodeType::Agent(spec) => {
             if spec.definition.trim().is_empty() {
                 bad("definition", "must reference an agent definition");
+            }
+            match spec.gpu_memory_mb {
+                Some(0) => bad("gpu_memory_mb", "a GPU memory share must be at least 1 MiB"),
+                Some(_) if spec.gpus > 0 => bad(
+                    "gpu_memory_mb",
+                    "`gpus` (whole GPUs) and `gpu_memory_mb` (a share of one) exclude each other",
+                ),
+                _ => {}
             }
         }
         DeploymentNodeType::Storage(spec) => {
@@ -152,7 +178,9 @@ fn line_fields(node_type: &DeploymentNodeType, check: &mut impl FnMut(&str, &str
     match node_type {
         DeploymentNodeType::Host(spec) => {
             check("system", &spec.system);
-            check("state_version", &spec.state_version);
+            if let Some(version) = &spec.state_version {
+                check("state_version", version);
+            }
             for (index, gpu) in spec.gpus.iter().enumerate() {
                 check(&format!("gpus[{index}].model"), &gpu.model);
             }
@@ -179,9 +207,23 @@ fn line_fields(node_type: &DeploymentNodeType, check: &mut impl FnMut(&str, &str
             }
         }
         DeploymentNodeType::Custom { kind, .. } => check("kind", kind),
-        DeploymentNodeType::Database(_)
-        | DeploymentNodeType::LoadBalancer(_)
-        | DeploymentNodeType::Monitoring(_) => {}
+        DeploymentNodeType::LoadBalancer(spec) => {
+            if let Some(tls) = &spec.tls {
+                for (field, value) in [("tls.certificate", &tls.certificate), ("tls.key", &tls.key)]
+                {
+                    if let Some(value) = value {
+                        check(field, value);
+                    }
+                }
+                if let Some(acme) = &tls.acme {
+                    check("tls.acme.email", &acme.email);
+                    if let Some(server) = &acme.server {
+                        check("tls.acme.server", server);
+                    }
+                }
+            }
+        }
+        DeploymentNodeType::Database(_) | DeploymentNodeType::Monitoring(_) => {}
     }
 }
 

@@ -6,6 +6,7 @@
 mod cycles;
 mod error;
 mod fields;
+mod tls;
 
 use std::collections::BTreeMap;
 
@@ -43,6 +44,7 @@ pub fn validate_deployment_graph(graph: &DeploymentGraph) -> Result<(), Validati
 
 /// Appends the problems of `graph` to `problems`.
 pub(crate) fn collect_problems(graph: &DeploymentGraph, problems: &mut Vec<ValidationError>) {
+    settings_problems(graph.settings(), problems);
     for node in graph.nodes() {
         if let Some(reason) = node_name_problem(node) {
             problems.push(ValidationError::InvalidName {
@@ -252,4 +254,24 @@ fn add<'a>(total: &mut (u64, Vec<&'a str>), amount: u64, node: &'a str) {
 
 fn owned(nodes: Vec<&str>) -> Vec<String> {
     nodes.into_iter().map(str::to_owned).collect()
+}
+
+/// The problems of the graph's `flake:` section.
+fn settings_problems(settings: &crate::FlakeSettings, problems: &mut Vec<ValidationError>) {
+    for (field, reference) in settings.references() {
+        if let Some(reason) = crate::settings::flake_reference_problem(reference) {
+            problems.push(ValidationError::InvalidSetting {
+                field: field.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+    if let Some(version) = &settings.state_version
+        && let Some(reason) = crate::settings::nixos_release_problem(version)
+    {
+        problems.push(ValidationError::InvalidSetting {
+            field: "state_version".to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
 }

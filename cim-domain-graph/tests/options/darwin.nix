@@ -1,6 +1,7 @@
 # The nix-darwin options the generated Mac host modules set, declared with the types nix-darwin
 # gives them (modules/launchd/launchd.nix, modules/users, modules/networking,
-# modules/system/version.nix, modules/nix), plus `services.cim-agent` as the shipped
+# modules/system/version.nix, modules/nix; users and launchd compared with nix-darwin's
+# modules/users/{user,group}.nix and modules/launchd/launchd.nix of 2025), plus `services.cim-agent` as the shipped
 # nix/darwin/agent.nix declares it. `imports` is a module attribute, not an option: the checker
 # is given modules without it.
 let
@@ -39,7 +40,7 @@ in
       RunAtLoad = optional t.bool;
       UserName = optional t.str;
       GroupName = optional t.str;
-      WorkingDirectory = optional t.path;
+      WorkingDirectory = optional t.str;
       EnvironmentVariables = optional (t.attrsOf t.str);
       StandardOutPath = optional t.path;
       StandardErrorPath = optional t.path;
@@ -50,7 +51,7 @@ in
     knownUsers = mkOption (t.listOf t.str);
     knownGroups = mkOption (t.listOf t.str);
     users = mkOption (t.attrsOf (t.submodule {
-      uid = optional t.int;
+      uid = mkOption t.int;
       gid = mkOption t.int;
       home = optional t.path;
       createHome = mkOption t.bool;
@@ -59,7 +60,7 @@ in
       description = optional t.str;
     }));
     groups = mkOption (t.attrsOf (t.submodule {
-      gid = optional t.int;
+      gid = mkOption t.int;
       description = mkOption t.str;
       members = mkOption (t.listOf t.str);
     }));

@@ -54,7 +54,41 @@ in
       };
     };
   };
+  security.acme = {
+    acceptTerms = mkOption t.bool;
+    defaults = {
+      email = mkOption (t.nullOr t.str);
+      server = mkOption (t.nullOr t.str);
+    };
+    certs = mkOption (t.attrsOf (t.submodule {
+      email = mkOption (t.nullOr t.str);
+      server = mkOption (t.nullOr t.str);
+    }));
+  };
   services = {
+    # services/web-servers/nginx/default.nix and vhost-options.nix.
+    nginx = {
+      enable = mkOption t.bool;
+      upstreams = mkOption (t.attrsOf (t.submodule {
+        servers = mkOption (t.attrsOf (t.submodule {
+          backup = mkOption t.bool;
+        }));
+      }));
+      virtualHosts = mkOption (t.attrsOf (t.submodule {
+        listen = mkOption (t.listOf (t.submodule {
+          addr = mkOption t.str;
+          port = mkOption (t.nullOr t.port);
+          ssl = mkOption t.bool;
+        }));
+        forceSSL = mkOption t.bool;
+        enableACME = mkOption t.bool;
+        sslCertificate = mkOption t.path;
+        sslCertificateKey = mkOption t.path;
+        locations = mkOption (t.attrsOf (t.submodule {
+          proxyPass = mkOption (t.nullOr t.str);
+        }));
+      }));
+    };
     xserver = {
       enable = mkOption t.bool;
       videoDrivers = mkOption (t.listOf t.str);

@@ -53,7 +53,9 @@ pub struct ContainerOptions {
     pub agent_module: AgentModuleSource,
     /// Host for agents without `deployment.target_node`; without one such agents are an error.
     pub default_host: Option<String>,
-    /// `system.stateVersion` of the containers.
+    /// `system.stateVersion` of the containers (default: the current NixOS release). The graph
+    /// translator gives each container its host's stateVersion instead, so a container keeps the
+    /// release it was first created with as long as its host does.
     pub state_version: String,
 }
 
@@ -65,7 +67,7 @@ impl Default for ContainerOptions {
             host_data_root: "/var/lib/cim-agents".to_owned(),
             agent_module: AgentModuleSource::FlakeInput("cim-leaf".to_owned()),
             default_host: None,
-            state_version: "25.05".to_owned(),
+            state_version: cim_domain_graph::settings::NIXOS_RELEASE.to_owned(),
         }
     }
 }

@@ -84,7 +84,7 @@
           "/dev/nvidia-uvm-tools rw"
         ];
       };
-      system.stateVersion = "25.05";
+      system.stateVersion = "26.05";
     };
   };
   networking.nat = {

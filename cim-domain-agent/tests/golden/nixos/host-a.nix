@@ -21,7 +21,7 @@
           natsUrl = "nats://10.233.208.57:4222";
           dataDir = "/var/lib/cim-agent";
         };
-        system.stateVersion = "25.05";
+        system.stateVersion = "26.05";
       };
     };
     cim-agent-nix-expert = {
@@ -47,7 +47,7 @@
           cpuQuota = "200%";
           logLevel = "debug";
         };
-        system.stateVersion = "25.05";
+        system.stateVersion = "26.05";
       };
     };
   };

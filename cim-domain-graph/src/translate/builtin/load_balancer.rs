@@ -7,8 +7,28 @@ use cim_naming::HostPort;
 
 use super::wrong_kind;
 use crate::edge::DeploymentEdgeType;
-use crate::node::{DeploymentNode, DeploymentNodeType};
+use crate::node::{DeploymentNode, DeploymentNodeType, LoadBalancerSpec};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
+
+/// The virtual host's listeners, on every IPv4 and IPv6 address: `port` alone, or with `tls`
+/// `port` with `ssl = true` and the plain-HTTP `http_port` that redirects to it.
+fn listen(spec: &LoadBalancerSpec) -> Vec<Expr> {
+    let mut ports = vec![(spec.port, spec.tls.is_some())];
+    if let Some(tls) = &spec.tls {
+        ports.insert(0, (tls.http_port, false));
+    }
+    let mut listen = Vec::new();
+    for addr in ["0.0.0.0", "[::]"] {
+        for (port, ssl) in &ports {
+            let mut entry = vec![("addr", addr.into()), ("port", (*port).into())];
+            if *ssl {
+                entry.push(("ssl", true.into()));
+            }
+            listen.push(attrs(entry));
+        }
+    }
+    listen
+}
 
 /// Translates `load_balancer` nodes into `services.nginx` upstreams and virtual hosts.
 pub(super) struct LoadBalancerTranslator;
@@ -45,15 +65,32 @@ impl NodeTranslator for LoadBalancerTranslator {
             .map(|server| (server, Expr::AttrSet(AttrSet::new())))
             .collect();
         let server_name = spec.server_name.as_deref().unwrap_or(&node.name);
-        let listen = ["0.0.0.0", "[::]"]
-            .map(|addr| attrs([("addr", addr.into()), ("port", spec.port.into())]));
         let mut virtual_host = AttrSet::new();
-        virtual_host.insert("listen", list(listen));
+        virtual_host.insert("listen", list(listen(spec)));
         virtual_host.insert(
             ["locations", "/", "proxyPass"],
             format!("http://{}", node.name),
         );
         let module = modules.get_mut(context.host_name(node)?)?;
+        if let Some(tls) = &spec.tls {
+            // nginx's `forceSSL` answers on the plain-HTTP listeners with a redirect (and the
+            // ACME challenge), and serves the site only on the TLS ones.
+            virtual_host.insert("forceSSL", true);
+            if let Some(acme) = &tls.acme {
+                virtual_host.insert("enableACME", true);
+                module.set(["security", "acme", "acceptTerms"], acme.accept_terms);
+                let cert = |field| vec!["security", "acme", "certs", server_name, field];
+                module.set(cert("email"), acme.email.as_str());
+                if let Some(server) = &acme.server {
+                    module.set(cert("server"), server.as_str());
+                }
+            }
+            if let (Some(certificate), Some(key)) = (&tls.certificate, &tls.key) {
+                virtual_host.insert("sslCertificate", certificate.as_str());
+                virtual_host.insert("sslCertificateKey", key.as_str());
+            }
+            module.open_tcp_port(tls.http_port)?;
+        }
         module
             .set(["services", "nginx", "enable"], true)
             .set(

@@ -4,6 +4,7 @@ use cim_domain_nix::{AttrPath, Expr, StrPart, SystemdService, ident, interpolate
 
 use super::wrong_kind;
 use crate::node::{DeploymentNode, DeploymentNodeType, ServiceSpec};
+use crate::translate::connections::connection_environment;
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
 /// Translates `service` nodes into `systemd.services.<name>`.
@@ -33,7 +34,12 @@ impl NodeTranslator for ServiceTranslator {
             .dynamic_user()
             .limits(spec.resources.limits())
             .map_err(nix)?;
+        // Where its dependencies are, under the node's own variables (which win).
+        let mut environment = connection_environment(node, context);
         for (key, value) in &spec.environment {
+            environment.insert(key.clone(), value.clone());
+        }
+        for (key, value) in &environment {
             unit = unit.env(key.as_str(), value.as_str());
         }
         let module = modules.get_mut(context.host_name(node)?)?;

@@ -3,11 +3,19 @@
 {
   networking.hostName = "app-1";
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services.shop = {
     description = "shop (deployment graph service)";
     wantedBy = [ "multi-user.target" ];
-    environment.DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
+    environment = {
+      DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
+      PGDATABASE = "shop";
+      PGHOST = "10.0.2.10";
+      PGPORT = "5432";
+      PGUSER = "shop";
+      PG_HOST = "10.0.2.10";
+      PG_PORT = "5432";
+    };
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
       Restart = "on-failure";

@@ -6,11 +6,17 @@
     firewall.allowedTCPPorts = [ 5432 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services = {
     billing = {
       description = "billing (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
+      environment = {
+        PGDATABASE = "billing";
+        PGHOST = "/run/postgresql";
+        PGPORT = "5432";
+        PGUSER = "billing";
+      };
       serviceConfig = {
         ExecStart = lib.getExe pkgs.hello;
         Restart = "on-failure";

@@ -3,13 +3,17 @@
 {
   networking.hostName = "app-1";
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services = {
     api = {
       description = "api (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
       environment = {
+        CACHE_HOST = "10.0.1.12";
+        CACHE_PORT = "6379";
         CACHE_URL = "redis://10.0.1.12:6379";
+        COLLECTOR_HOST = "10.0.1.12";
+        COLLECTOR_PORT = "8686";
         RUST_LOG = "info";
       };
       serviceConfig = {
@@ -28,6 +32,10 @@
     worker = {
       description = "worker (deployment graph service)";
       wantedBy = [ "multi-user.target" ];
+      environment = {
+        CACHE_HOST = "10.0.1.12";
+        CACHE_PORT = "6379";
+      };
       serviceConfig = {
         ExecStart = "/run/current-system/sw/bin/sleep infinity";
         Restart = "on-failure";

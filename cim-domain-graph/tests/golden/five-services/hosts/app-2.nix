@@ -6,7 +6,7 @@
     firewall.allowedTCPPorts = [ 6379 8686 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   systemd.services = {
     cache = {
       description = "cache (deployment graph service)";

@@ -3,7 +3,7 @@
 {
   networking.hostName = "mon-1";
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   services.prometheus = {
     enable = true;
     port = 9090;

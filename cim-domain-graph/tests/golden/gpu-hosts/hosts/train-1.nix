@@ -15,7 +15,7 @@
       "nvidia-x11"
     ];
   };
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   hardware = {
     graphics.enable = true;
     nvidia = {

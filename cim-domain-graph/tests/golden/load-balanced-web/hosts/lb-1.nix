@@ -3,10 +3,14 @@
 {
   networking = {
     hostName = "lb-1";
-    firewall.allowedTCPPorts = [ 80 ];
+    firewall.allowedTCPPorts = [ 80 443 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
+  security.acme = {
+    acceptTerms = true;
+    certs."shop.example.org".email = "ops@example.org";
+  };
   services = {
     nginx = {
       enable = true;
@@ -22,11 +26,23 @@
             port = 80;
           }
           {
+            addr = "0.0.0.0";
+            port = 443;
+            ssl = true;
+          }
+          {
             addr = "[::]";
             port = 80;
           }
+          {
+            addr = "[::]";
+            port = 443;
+            ssl = true;
+          }
         ];
         locations."/".proxyPass = "http://front";
+        forceSSL = true;
+        enableACME = true;
       };
     };
     prometheus = {

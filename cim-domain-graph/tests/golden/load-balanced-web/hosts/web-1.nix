@@ -6,7 +6,7 @@
     firewall.allowedTCPPorts = [ 8080 8081 9100 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   services.prometheus.exporters.node.enable = true;
   systemd.services = {
     web-a = {

@@ -3,7 +3,7 @@
 {
   networking.hostName = "edge-1";
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   services.nats = {
     enable = true;
     serverName = "edge-bus";
@@ -17,6 +17,7 @@
   systemd.services.sensor = {
     description = "sensor (deployment graph service)";
     wantedBy = [ "multi-user.target" ];
+    environment.NATS_URL = "nats://127.0.0.1:4222";
     serviceConfig = {
       ExecStart = lib.getExe pkgs.hello;
       Restart = "on-failure";

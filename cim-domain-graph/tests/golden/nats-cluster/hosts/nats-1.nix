@@ -6,7 +6,7 @@
     firewall.allowedTCPPorts = [ 6222 7422 ];
   };
   nixpkgs.hostPlatform = "x86_64-linux";
-  system.stateVersion = "25.05";
+  system.stateVersion = "26.05";
   services.nats = {
     enable = true;
     serverName = "bus-1";
