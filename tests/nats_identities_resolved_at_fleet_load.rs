@@ -15,6 +15,8 @@ use proptest::prelude::*;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const GRAPH: &str = r#"
+flake:
+  cim_leaf: github:example/cim-leaf/v1
 hosts:
   - { name: h1, addresses: [10.0.0.1] }
 nodes:
@@ -250,7 +252,7 @@ edges:
 /// A graph of `agents` agents and `services` services (each publishing, subscribing or both)
 /// over `buses` message buses in a cluster (one per host, as NixOS runs one), on `hosts` hosts.
 fn random_graph(agents: usize, services: &[u8], buses: usize, hosts: usize) -> String {
-    let mut text = String::from("hosts:\n");
+    let mut text = String::from("flake:\n  cim_leaf: github:example/cim-leaf/v1\nhosts:\n");
     for h in 0..hosts {
         text.push_str(&format!(
             "  - {{ name: h{h}, addresses: [10.0.0.{}] }}\n",
@@ -349,6 +351,8 @@ proptest! {
 #[test]
 fn a_mac_agent_is_given_its_seed_file_too() -> TestResult {
     let graph = r#"
+flake:
+  cim_leaf: github:example/cim-leaf/v1
 hosts:
   - { name: h1, addresses: [10.0.0.1] }
   - { name: studio, system: aarch64-darwin, addresses: [10.0.0.2] }

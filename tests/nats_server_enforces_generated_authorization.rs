@@ -34,6 +34,8 @@ fn graph(tls: Option<&str>) -> String {
     let tls = tls.map(|t| format!(", tls: {t}")).unwrap_or_default();
     format!(
         r#"
+flake:
+  cim_leaf: github:example/cim-leaf/v1
 hosts:
   - {{ name: h1, addresses: [10.0.0.1] }}
 nodes:

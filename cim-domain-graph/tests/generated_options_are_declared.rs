@@ -185,6 +185,7 @@ fn the_shipped_darwin_agent_module_renders_options_nix_darwin_declares() -> Test
         agentId = null;
         natsUrl = "nats://127.0.0.1:4222";
         ollamaUrl = "http://127.0.0.1:11434";
+        natsNkeySeedFile = null;
         uid = 541;
         dataDir = "/var/lib/cim-agent/sage";
         logLevel = "info";
