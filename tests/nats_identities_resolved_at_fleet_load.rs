@@ -166,6 +166,17 @@ fn translation_writes_public_keys_with_each_identitys_permissions() -> TestResul
         .ok_or("no bind mount of alice's seed")?;
     let mount = &host[bind..host[bind..].find('}').map_or(host.len(), |end| bind + end)];
     assert!(mount.contains("isReadOnly = true;"), "{mount}");
+    // A service that talks to the bus loads its seed as a systemd credential and is told where;
+    // one that does not gets none.
+    assert!(
+        host.contains(r#"LoadCredential = [ "nats-seed:/run/secrets/cim/nats/ingest.nk" ];"#),
+        "{host}"
+    );
+    assert!(
+        host.contains(r#"NATS_NKEY_SEED_FILE = "/run/credentials/ingest.service/nats-seed";"#),
+        "{host}"
+    );
+    assert!(!host.contains("/run/secrets/cim/nats/quiet.nk"), "{host}");
     for identity in ["alice", "bob", "ingest"] {
         let seed = std::fs::read_to_string(seed_file(&dir.path().join("keys"), identity))?;
         for text in spec.files().values() {

@@ -22,7 +22,7 @@ use cim_domain_agent::deploy::{AgentNodeTranslator, AgentSource, PlacedAgent};
 use cim_domain_graph::translate::nats_auth::NatsUser;
 use cim_domain_graph::translate::{
     FlakeTranslator, MessageBusTranslator, NixDeploymentSpec, NodeTranslatorRegistry,
-    TranslationError,
+    ServiceTranslator, TranslationError,
 };
 use cim_domain_graph::{
     DeploymentGraph, DeploymentNode, DeploymentNodeType, GraphDocument, ValidationErrors,
@@ -203,6 +203,7 @@ fn translator(
     if !nats_users.is_empty() {
         let buses = MessageBusTranslator::with_users(nats_users.to_vec());
         registry.register("message_bus", buses);
+        registry.register("service", ServiceTranslator::with_nats_seeds(true));
     }
     registry.merge(&options.translators);
     let mut translator = FlakeTranslator::new(registry);

@@ -60,7 +60,7 @@ pub mod nvidia;
 pub mod output;
 mod spec;
 
-pub use builtin::{MessageBusTranslator, PASSWORD_UNIT};
+pub use builtin::{MessageBusTranslator, PASSWORD_UNIT, ServiceTranslator};
 pub use context::TranslationContext;
 pub use edges::connection_port;
 pub use error::TranslationError;

@@ -10,6 +10,7 @@ mod storage;
 
 pub use database_passwords::PASSWORD_UNIT;
 pub use message_bus::MessageBusTranslator;
+pub use service::ServiceTranslator;
 
 use cim_domain_nix::Expr;
 
@@ -18,7 +19,7 @@ use crate::translate::{HostModule, NodeTranslatorRegistry, TranslationError};
 
 /// Registers every built-in translator under its kind.
 pub(super) fn register_all(registry: &mut NodeTranslatorRegistry) {
-    registry.register("service", service::ServiceTranslator);
+    registry.register("service", service::ServiceTranslator::default());
     registry.register("database", database::DatabaseTranslator);
     registry.register("message_bus", message_bus::MessageBusTranslator::default());
     registry.register("load_balancer", load_balancer::LoadBalancerTranslator);

@@ -1,14 +1,42 @@
 //! `service` nodes: a systemd service.
 
-use cim_domain_nix::{AttrPath, Expr, StrPart, SystemdService, ident, interpolated};
+use cim_domain_nix::{AttrPath, Expr, StrPart, SystemdService, ident, interpolated, list};
 
 use super::wrong_kind;
 use crate::node::{DeploymentNode, DeploymentNodeType, ServiceSpec};
-use crate::translate::connections::connection_environment;
+use crate::security::{nats_seed_path, postgres_password_path};
+use crate::translate::connections::{POSTGRESQL_SOCKET_DIR, connection_environment};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
 /// Translates `service` nodes into `systemd.services.<name>`.
-pub(super) struct ServiceTranslator;
+///
+/// Secrets a service needs reach it as systemd credentials (`LoadCredential`, read by systemd
+/// as root at start and handed to the unit's own user, which with `DynamicUser` could not read
+/// `/run/secrets`), with the file's path in an environment variable: its NATS NKey seed as
+/// `NATS_NKEY_SEED_FILE` when the fleet's buses require NKeys ([`with_nats_seeds`]) and it
+/// talks to a bus, and the password of its role as `PGPASSWORD_FILE` when it depends on a
+/// database on another host (which authenticates with `scram-sha-256`). The paths are
+/// [`crate::security`]'s conventions; nothing secret is in the store.
+///
+/// [`with_nats_seeds`]: Self::with_nats_seeds
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceTranslator {
+    nats_seeds: bool,
+}
+
+impl ServiceTranslator {
+    /// A translator for fleets whose message buses require NKeys: services that talk to a bus
+    /// get their seed.
+    pub fn with_nats_seeds(nats_seeds: bool) -> Self {
+        Self { nats_seeds }
+    }
+}
+
+/// `/run/credentials/<unit>.service/<name>`: where systemd puts credential `name` of `unit`
+/// (systemd.exec(5), `LoadCredential`, `$CREDENTIALS_DIRECTORY`).
+fn credential_path(unit: &str, name: &str) -> String {
+    format!("/run/credentials/{unit}.service/{name}")
+}
 
 impl NodeTranslator for ServiceTranslator {
     fn systemd_unit(&self, node: &DeploymentNode) -> Option<String> {
@@ -36,11 +64,33 @@ impl NodeTranslator for ServiceTranslator {
             .map_err(nix)?;
         // Where its dependencies are, under the node's own variables (which win).
         let mut environment = connection_environment(node, context);
+        let mut credentials = Vec::new();
+        if self.nats_seeds && environment.contains_key("NATS_URL") {
+            credentials.push(format!("nats-seed:{}", nats_seed_path(name)));
+            environment.insert(
+                "NATS_NKEY_SEED_FILE".to_owned(),
+                credential_path(name, "nats-seed"),
+            );
+        }
+        if environment
+            .get("PGHOST")
+            .is_some_and(|host| host != POSTGRESQL_SOCKET_DIR)
+            && environment.get("PGUSER") == Some(&node.name)
+        {
+            credentials.push(format!("pg-password:{}", postgres_password_path(name)));
+            environment.insert(
+                "PGPASSWORD_FILE".to_owned(),
+                credential_path(name, "pg-password"),
+            );
+        }
         for (key, value) in &spec.environment {
             environment.insert(key.clone(), value.clone());
         }
         for (key, value) in &environment {
             unit = unit.env(key.as_str(), value.as_str());
+        }
+        if !credentials.is_empty() {
+            unit = unit.service_config("LoadCredential", list(credentials));
         }
         let module = modules.get_mut(context.host_name(node)?)?;
         module.set(["systemd", "services", name], unit.to_expr());

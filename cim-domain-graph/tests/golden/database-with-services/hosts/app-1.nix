@@ -11,6 +11,7 @@
       DATABASE_URL = "postgresql://shop@10.0.2.10:5432/shop";
       PGDATABASE = "shop";
       PGHOST = "10.0.2.10";
+      PGPASSWORD_FILE = "/run/credentials/shop.service/pg-password";
       PGPORT = "5432";
       PGUSER = "shop";
       PG_HOST = "10.0.2.10";
@@ -24,6 +25,7 @@
       ProtectSystem = "strict";
       ProtectHome = true;
       PrivateTmp = true;
+      LoadCredential = [ "pg-password:/run/secrets/cim/postgres/shop.password" ];
     };
     after = [ "network.target" ];
   };
