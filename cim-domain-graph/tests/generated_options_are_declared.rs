@@ -186,6 +186,8 @@ fn the_shipped_darwin_agent_module_renders_options_nix_darwin_declares() -> Test
         natsUrl = "nats://127.0.0.1:4222";
         ollamaUrl = "http://127.0.0.1:11434";
         natsNkeySeedFile = null;
+        natsCredsFile = null;
+        natsCaFile = null;
         uid = 541;
         dataDir = "/var/lib/cim-agent/sage";
         logLevel = "info";

@@ -13,55 +13,19 @@ let
 
   userName = name: "_cim-agent-${name}";
 
-  # Flags match `cim-leaf agents run` (src/cli/agents/run.rs), as in the NixOS module.
+  runtime = import ../agent-runtime.nix { inherit lib; };
   runArgs =
     agent:
-    [
-      "${cfg.package}/bin/cim-leaf"
-      "agents"
-      "run"
-      "--agent-file"
-      (toString agent.agentFile)
-      "--nats-url"
-      agent.natsUrl
-      "--data-dir"
-      agent.dataDir
-    ]
-    ++ lib.optionals (agent.natsNkeySeedFile != null) [ "--nkey-seed" agent.natsNkeySeedFile ]
-    ++ lib.optionals (agent.agentId != null) [ "--agent-id" agent.agentId ]
-    ++ lib.optionals (agent.ollamaUrl != null) [ "--ollama-url" agent.ollamaUrl ];
+    runtime.runArgs {
+      inherit (cfg) package;
+      inherit agent;
+      inherit (agent) dataDir;
+    };
 
   agentOptions =
     { name, ... }:
     {
-      options = {
-        agentFile = mkOption {
-          type = types.path;
-          description = "Agent definition: Markdown with YAML front matter.";
-        };
-        agentId = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          description = "Agent id (UUID); null uses the id in the agent file.";
-        };
-        natsUrl = mkOption {
-          type = types.str;
-          default = "nats://127.0.0.1:4222";
-          description = "NATS server the agent registers with.";
-        };
-        ollamaUrl = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          description = "Ollama endpoint; null keeps the one in the agent file.";
-        };
-        natsNkeySeedFile = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          description = ''
-            NKey seed file the agent authenticates to NATS with (e.g. /run/secrets/cim/nats/<name>.nk),
-            readable by the agent's user `_cim-agent-<name>` only; never a store path.
-          '';
-        };
+      options = runtime.options // {
         uid = mkOption {
           type = types.int;
           description = "uid and gid of the agent's user `_cim-agent-<name>`.";
@@ -70,21 +34,6 @@ let
           type = types.str;
           default = "/var/lib/cim-agent/${name}";
           description = "The agent's home: the only directory it owns.";
-        };
-        logLevel = mkOption {
-          type = types.enum [ "trace" "debug" "info" "warn" "error" ];
-          default = "info";
-          description = "Log level, passed to the runtime as RUST_LOG.";
-        };
-        logFormat = mkOption {
-          type = types.enum [ "json" "text" ];
-          default = "json";
-          description = "Log line format.";
-        };
-        extraEnv = mkOption {
-          type = types.attrsOf types.str;
-          default = { };
-          description = "Extra environment variables for the runtime.";
         };
       };
     };
@@ -148,10 +97,7 @@ in
           KeepAlive = true;
           RunAtLoad = true;
           ProcessType = "Background";
-          EnvironmentVariables = {
-            RUST_LOG = agent.logLevel;
-            CIM_LOG_FORMAT = agent.logFormat;
-          } // agent.extraEnv;
+          EnvironmentVariables = runtime.environment agent;
           StandardOutPath = "${agent.dataDir}/agent.log";
           StandardErrorPath = "${agent.dataDir}/agent.log";
         };

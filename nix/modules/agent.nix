@@ -8,81 +8,23 @@ let
   cfg = config.services.cim-agent;
   inherit (lib) mkEnableOption mkIf mkOption types;
 
-  # Flags match `cim-leaf agents run` (src/cli/agents/run.rs); an unset Ollama URL leaves the runtime
-  # on the one named in the agent file.
-  runArgs =
-    [
-      "${cfg.package}/bin/cim-leaf"
-      "agents"
-      "run"
-      "--agent-file"
-      (toString cfg.agentFile)
-      "--nats-url"
-      cfg.natsUrl
-      "--data-dir"
-      cfg.dataDir
-    ]
-    # Secrets reach the runtime through systemd credentials (`LoadCredential`): read by systemd
-    # from the root-only file, visible only to this service under $CREDENTIALS_DIRECTORY (%d).
-    ++ lib.optionals (cfg.natsNkeySeedFile != null) [ "--nkey-seed" "%d/nats-nkey-seed" ]
-    ++ lib.optionals (cfg.natsCredsFile != null) [ "--nats-creds" "%d/nats-creds" ]
-    ++ lib.optionals (cfg.natsCaFile != null) [ "--nats-ca" cfg.natsCaFile ]
-    ++ lib.optionals (cfg.agentId != null) [ "--agent-id" cfg.agentId ]
-    ++ lib.optionals (cfg.ollamaUrl != null) [ "--ollama-url" cfg.ollamaUrl ];
+  runtime = import ../agent-runtime.nix { inherit lib; };
+  # Secrets reach the runtime through systemd credentials (`LoadCredential`): read by systemd
+  # from the root-only file, visible only to this service under $CREDENTIALS_DIRECTORY (%d).
+  runArgs = runtime.runArgs {
+    inherit (cfg) package dataDir;
+    agent = cfg;
+    nkeySeed = "%d/nats-nkey-seed";
+    natsCreds = "%d/nats-creds";
+  };
 in
 {
-  options.services.cim-agent = {
+  options.services.cim-agent = runtime.options // {
     enable = mkEnableOption "a CIM agent runtime";
-
-    agentFile = mkOption {
-      type = types.path;
-      description = "Agent definition: Markdown with YAML front matter.";
-    };
 
     package = mkOption {
       type = types.package;
       description = "Package that provides `bin/cim-leaf`.";
-    };
-
-    agentId = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "Agent id (UUID); null uses the id in the agent file, or one derived from its name.";
-    };
-
-    natsUrl = mkOption {
-      type = types.str;
-      default = "nats://127.0.0.1:4222";
-      description = "NATS server the agent registers with.";
-    };
-
-    natsNkeySeedFile = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      example = "/run/secrets/cim/nats/sage.nk";
-      description = ''
-        NKey seed file (`SU...`) the agent authenticates to NATS with, as `cim-leaf keys generate`
-        writes it. A path on the machine (sops-nix, agenix), never a store path: it is handed to the
-        service as a systemd credential, so only root and the service read it.
-      '';
-    };
-
-    natsCredsFile = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "NATS credentials file (user JWT and seed); passed like `natsNkeySeedFile`.";
-    };
-
-    natsCaFile = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "PEM CA certificate that signs the NATS server's certificate; TLS is then required.";
-    };
-
-    ollamaUrl = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "Ollama endpoint; null keeps the one in the agent file.";
     };
 
     dataDir = mkOption {
@@ -131,18 +73,6 @@ in
       '';
     };
 
-    logLevel = mkOption {
-      type = types.enum [ "trace" "debug" "info" "warn" "error" ];
-      default = "info";
-      description = "Log level, passed to the runtime as RUST_LOG.";
-    };
-
-    logFormat = mkOption {
-      type = types.enum [ "json" "text" ];
-      default = "json";
-      description = "Log line format.";
-    };
-
     deviceAllow = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -150,11 +80,6 @@ in
       description = "Devices the agent may open (systemd DeviceAllow), such as GPUs; empty keeps PrivateDevices.";
     };
 
-    extraEnv = mkOption {
-      type = types.attrsOf types.str;
-      default = { };
-      description = "Extra environment variables for the runtime.";
-    };
   };
 
   config = mkIf cfg.enable {
@@ -174,10 +99,7 @@ in
       wants = [ "network-online.target" ];
       after = [ "network-online.target" ];
 
-      environment = {
-        RUST_LOG = cfg.logLevel;
-        CIM_LOG_FORMAT = cfg.logFormat;
-      } // cfg.extraEnv;
+      environment = runtime.environment cfg;
 
       serviceConfig = {
         ExecStart = lib.escapeShellArgs runArgs;
