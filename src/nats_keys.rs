@@ -19,6 +19,13 @@ use std::path::{Path, PathBuf};
 
 use nkeys::{KeyPair, KeyPairType};
 
+/// The identity of the fleet's operator tools (`cim-leaf deploy`, `serve`, `tasks serve`): the
+/// process that opens proposals, counts the votes and records deployments. `keys generate`
+/// always writes its seed (`DIR/_operator.nk`); with its key, every bus accepts it with full
+/// permissions (it administers the coordination streams). The leading `_` keeps it apart from
+/// node names, which start with a letter.
+pub const OPERATOR_IDENTITY: &str = "_operator";
+
 /// The public keys file inside a keys directory.
 pub const PUBLIC_KEYS_FILE: &str = "nats-public-keys.json";
 

@@ -98,7 +98,7 @@ fn keys_generate_writes_private_seeds_and_keeps_existing_ones() -> TestResult {
     // Again: every seed stays as it was, and so do the public keys.
     let out = generate(dir.path())?;
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout)?.contains("0 seeds created, 3 kept"));
+    assert!(String::from_utf8(out.stdout)?.contains("0 seeds created, 4 kept"));
     for (identity, seed) in &seeds {
         assert_eq!(
             &std::fs::read_to_string(seed_file(&keys_dir, identity))?,
@@ -131,11 +131,17 @@ fn translation_writes_public_keys_with_each_identitys_permissions() -> TestResul
     let users = settings["authorization"]["users"]
         .as_array()
         .ok_or("no users")?;
-    assert_eq!(users.len(), 3);
+    // The three nodes and the operator tools' `_operator`, which may do everything.
+    assert_eq!(users.len(), 4);
     let user = |identity: &str| {
         let key = keys.get(identity).unwrap_or_default();
         users.iter().find(|u| u["nkey"] == key).cloned()
     };
+    let operator = user(cim_leaf::nats_keys::OPERATOR_IDENTITY).ok_or("no operator user")?;
+    assert_eq!(
+        operator["permissions"]["publish"]["allow"],
+        serde_json::json!([">"])
+    );
     let alice = user("alice").ok_or("alice is not a user")?;
     let publish = &alice["permissions"]["publish"]["allow"];
     assert!(

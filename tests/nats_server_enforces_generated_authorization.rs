@@ -16,7 +16,7 @@ use cim_domain_agent::announce::AgentRegistration;
 use cim_domain_graph::GraphDocument;
 use cim_jetstream::testing::NatsServer;
 use cim_leaf::nats_client::NatsClientAuth;
-use cim_leaf::nats_keys::{PUBLIC_KEYS_FILE, generate, seed_file};
+use cim_leaf::nats_keys::{OPERATOR_IDENTITY, PUBLIC_KEYS_FILE, generate, seed_file};
 use cim_leaf::{Fleet, FleetOptions, NatsKeys};
 use futures::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -62,7 +62,15 @@ impl Deployed {
     async fn start(tls: Option<&str>) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let keys = dir.path().join("keys");
-        generate(&["sage".into(), "bob".into(), "ingest".into()], &keys)?;
+        generate(
+            &[
+                "sage".into(),
+                "bob".into(),
+                "ingest".into(),
+                OPERATOR_IDENTITY.into(),
+            ],
+            &keys,
+        )?;
         let document = GraphDocument::from_yaml_str(&graph(tls))?;
         let texts: BTreeMap<String, String> = ["sage", "bob"]
             .iter()
@@ -418,5 +426,93 @@ edges:
         "{}",
         edge.log()
     );
+    Ok(())
+}
+
+/// What the server said to `client` (permission violations arrive as server errors).
+fn server_errors(
+    options: async_nats::ConnectOptions,
+) -> (
+    async_nats::ConnectOptions,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (errors_tx, errors) = tokio::sync::mpsc::unbounded_channel();
+    let options = options.event_callback(move |event| {
+        let errors_tx = errors_tx.clone();
+        async move {
+            if let async_nats::Event::ServerError(error) = event {
+                let _ = errors_tx.send(error.to_string());
+            }
+        }
+    });
+    (options, errors)
+}
+
+#[tokio::test]
+async fn an_agent_votes_and_keeps_its_knowledge_replica_under_its_own_id_only() -> TestResult {
+    use cim_agent_coordination::knowledge::{
+        JetStreamKnowledgeStore, JetStreamStoreConfig, KnowledgeStore as _, KnowledgeSubjects,
+        LocalChange,
+    };
+    use cim_domain_agent::{AgentId, AgentName};
+
+    let deployed = Deployed::start(None).await?;
+    let sage_id = AgentId::from_name(&AgentName::new("sage")?);
+    let bob_id = AgentId::from_name(&AgentName::new("bob")?);
+    // The operator tools count the ballots.
+    let observer = deployed
+        .client_as(OPERATOR_IDENTITY, async_nats::ConnectOptions::new())
+        .await?;
+    let mut ballots = observer.subscribe("cim.consensus.>").await?;
+    observer.flush().await?;
+
+    let (options, mut errors) = server_errors(async_nats::ConnectOptions::new());
+    let sage = deployed.client_as("sage", options).await?;
+    // Consensus subjects carry the voter's id: sage may vote as itself, not as bob.
+    let proposal = uuid::Uuid::from_u128(7);
+    sage.publish(
+        format!("cim.consensus.{proposal}.vote.{bob_id}"),
+        "forged".into(),
+    )
+    .await?;
+    sage.publish(
+        format!("cim.consensus.{proposal}.vote.{sage_id}"),
+        "mine".into(),
+    )
+    .await?;
+    sage.flush().await?;
+    let delivered = next(&mut ballots).await?;
+    assert_eq!(
+        delivered.subject.as_str(),
+        format!("cim.consensus.{proposal}.vote.{sage_id}")
+    );
+    let error = tokio::time::timeout(WAIT, errors.recv())
+        .await?
+        .ok_or("no server error")?;
+    assert!(error.contains("Permissions Violation"), "{error}");
+
+    // The knowledge replica's JetStream stream and snapshot bucket work under sage's key...
+    let subjects = KnowledgeSubjects::new(cim_leaf::pipeline::KNOWLEDGE_SPACE)?;
+    let store =
+        JetStreamKnowledgeStore::open(sage.clone(), subjects, JetStreamStoreConfig::default())
+            .await?;
+    let change = LocalChange {
+        hash: "ab".repeat(32),
+        bytes: b"change".to_vec(),
+    };
+    store.append(sage_id, &change).await?;
+    assert_eq!(store.changes_after(0).await?.len(), 1);
+    store.put_snapshot(b"snapshot".to_vec()).await?;
+    assert_eq!(store.snapshot().await?, Some(b"snapshot".to_vec()));
+    // ...but sage cannot store a change in bob's name, nor delete the stream.
+    assert!(store.append(bob_id, &change).await.is_err());
+    let jetstream = async_nats::jetstream::new(sage.clone());
+    assert!(
+        jetstream
+            .delete_stream("CIM_KNOWLEDGE_fleet")
+            .await
+            .is_err()
+    );
+    assert_eq!(store.changes_after(0).await?.len(), 1);
     Ok(())
 }

@@ -23,6 +23,7 @@ use cim_leaf::pipeline::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::flake::FlakeArgs;
+use super::nats_auth::NatsAuthArgs;
 use serde_json::json;
 
 /// How votes decide.
@@ -71,6 +72,9 @@ pub struct DeployArgs {
     /// The flake settings.
     #[command(flatten)]
     pub flake: FlakeArgs,
+    /// How to authenticate to the `--nats` server (the `_operator` seed on a keyed bus).
+    #[command(flatten)]
+    pub nats_auth: NatsAuthArgs,
 }
 
 /// The pipeline's options from the flags `deploy` and `serve` share: the protocol, the flake
@@ -110,7 +114,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
                 Ok(pipeline.deploy(&args.graph, &args.out, &progress).await)
             }
             Some(url) => {
-                let backend = NatsBackend::connect(url).await?;
+                let backend = NatsBackend::connect_with(url, &args.nats_auth.auth()).await?;
                 let pipeline = Pipeline::new(backend, options);
                 Ok::<_, anyhow::Error>(pipeline.deploy(&args.graph, &args.out, &progress).await)
             }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use cim_domain_graph::GraphDocument;
 use cim_domain_graph::translate::nats_auth::nats_clients;
-use cim_leaf::nats_keys::{PUBLIC_KEYS_FILE, generate};
+use cim_leaf::nats_keys::{OPERATOR_IDENTITY, PUBLIC_KEYS_FILE, generate};
 
 use super::shown;
 
@@ -39,8 +39,10 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             let document = GraphDocument::from_path(&args.graph)
                 .with_context(|| format!("reading {}", shown(&args.graph)))?;
             let (graph, _) = document.to_graph_with_problems();
-            let identities: Vec<String> =
+            let mut identities: Vec<String> =
                 nats_clients(&graph).into_iter().map(|c| c.name).collect();
+            // The operator tools' own identity, so deploy and serve reach a keyed bus.
+            identities.push(OPERATOR_IDENTITY.to_owned());
             let generated = generate(&identities, &args.dir)?;
             println!(
                 "{} NATS identities: {} seeds created, {} kept; public keys in {}",

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod flake;
 pub mod gpu;
 pub mod keys;
+pub mod nats_auth;
 pub mod serve;
 pub mod tasks;
 pub mod translate;

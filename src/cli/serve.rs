@@ -12,6 +12,7 @@ use cim_leaf::service::{Command, DeploymentService, SERVICE_NAME, serve};
 
 use super::deploy::{ProtocolArg, pipeline_options};
 use super::flake::FlakeArgs;
+use super::nats_auth::NatsAuthArgs;
 
 /// Arguments of `cim-leaf serve`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +36,9 @@ pub struct ServeArgs {
     /// The flake settings.
     #[command(flatten)]
     flake: FlakeArgs,
+    /// How to authenticate to the NATS server (the `_operator` seed on a keyed bus).
+    #[command(flatten)]
+    nats_auth: NatsAuthArgs,
 }
 
 /// Runs `cim-leaf serve`.
@@ -49,8 +53,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("installing the SIGTERM handler")?;
         let options = pipeline_options(args.protocol, args.remote_agents, &args.flake);
-        let backend = NatsBackend::connect(&args.nats).await?;
-        let client = async_nats::connect(&args.nats)
+        let auth = args.nats_auth.auth();
+        let backend = NatsBackend::connect_with(&args.nats, &auth).await?;
+        let client = auth
+            .apply(async_nats::ConnectOptions::new())
+            .await?
+            .connect(&args.nats)
             .await
             .with_context(|| format!("connecting to NATS at {}", redact_url(&args.nats)))?;
         let service =

@@ -108,6 +108,9 @@ pub struct NatsArgs {
     /// NATS server URL.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// How to authenticate (the `_operator` seed on a keyed bus).
+    #[command(flatten)]
+    pub auth: super::nats_auth::NatsAuthArgs,
 }
 
 /// Assignment strategy names on the command line.
@@ -132,7 +135,13 @@ pub fn run(command: TasksCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn connect(nats: &NatsArgs) -> anyhow::Result<async_nats::Client> {
-    async_nats::connect(&nats.nats_url)
+    let options = nats
+        .auth
+        .auth()
+        .apply(async_nats::ConnectOptions::new())
+        .await?;
+    options
+        .connect(&nats.nats_url)
         .await
         .with_context(|| format!("connecting to NATS at {}", redact_url(&nats.nats_url)))
 }

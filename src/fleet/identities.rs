@@ -3,8 +3,12 @@
 //! (agents: `cim_agent_coordination::permissions`; services: their edges,
 //! [`service_permissions`]). Their public keys come from [`NatsKeys`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use cim_domain_agent::AgentId;
+
+use cim_agent_coordination::knowledge::KnowledgeSubjects;
 use cim_agent_coordination::permissions::agent_permissions;
 use cim_domain_graph::DeploymentGraph;
 use cim_domain_graph::translate::nats_auth::{
@@ -12,7 +16,7 @@ use cim_domain_graph::translate::nats_auth::{
 };
 
 use super::FleetError;
-use crate::nats_keys::PublicKeys;
+use crate::nats_keys::{OPERATOR_IDENTITY, PublicKeys};
 
 /// Where the public NKeys of a fleet's NATS identities come from ([`FleetOptions`]).
 ///
@@ -31,13 +35,16 @@ pub enum NatsKeys {
     Keys(PublicKeys),
 }
 
-/// The NATS users of `graph`, sorted by identity; empty for [`NatsKeys::Open`].
+/// The NATS users of `graph`, sorted by identity; empty for [`NatsKeys::Open`]. An agent's
+/// permissions name its id (`agent_ids`, from its definition) where the coordination subjects
+/// carry ids.
 ///
 /// # Errors
 /// [`FleetError::NatsKeys`] when the file cannot be read; [`FleetError::MissingNatsKeys`]
 /// naming every identity without a key.
 pub(super) fn resolve(
     graph: &DeploymentGraph,
+    agent_ids: &BTreeMap<&str, AgentId>,
     keys: &NatsKeys,
 ) -> Result<Vec<NatsUser>, FleetError> {
     let read;
@@ -51,6 +58,17 @@ pub(super) fn resolve(
     };
     let mut users = Vec::new();
     let mut missing = Vec::new();
+    // The operator tools (deploy, serve, tasks serve) administer the coordination streams.
+    if let Some(nkey) = keys.get(OPERATOR_IDENTITY) {
+        users.push(NatsUser {
+            identity: OPERATOR_IDENTITY.to_owned(),
+            nkey: nkey.to_owned(),
+            allowed: Allowed {
+                publish: vec![">".to_owned()],
+                subscribe: vec![">".to_owned()],
+            },
+        });
+    }
     for client in nats_clients(graph) {
         let Some(nkey) = keys.get(&client.name) else {
             missing.push(client.name);
@@ -58,11 +76,19 @@ pub(super) fn resolve(
         };
         let allowed = match client.kind {
             ClientKind::Agent => {
-                let permissions =
-                    agent_permissions(&client.name).map_err(|error| FleetError::NatsIdentity {
-                        identity: client.name.clone(),
-                        reason: error.to_string(),
-                    })?;
+                let identity_error = |reason: String| FleetError::NatsIdentity {
+                    identity: client.name.clone(),
+                    reason,
+                };
+                // The knowledge space every agent's replica lives in (the pipeline's).
+                let space = KnowledgeSubjects::new(crate::pipeline::KNOWLEDGE_SPACE)
+                    .map_err(|error| identity_error(error.to_string()))?;
+                let Some(id) = agent_ids.get(client.name.as_str()) else {
+                    // An agent node whose definition did not load: reported by the loader.
+                    continue;
+                };
+                let permissions = agent_permissions(&client.name, *id, &space)
+                    .map_err(|error| identity_error(error.to_string()))?;
                 Allowed {
                     publish: permissions.publish.allow,
                     subscribe: permissions.subscribe.allow,

@@ -112,7 +112,12 @@ impl Fleet {
     ) -> Result<Self, FleetError> {
         settle_flake(&mut graph, &options);
         let plan = gpus::plan(&graph, &read.sources);
-        let nats_users = identities::resolve(&graph, &options.nats_keys)?;
+        let agent_ids: BTreeMap<&str, cim_domain_agent::AgentId> = read
+            .sources
+            .iter()
+            .map(|(node, source)| (node.as_str(), source.definition.id))
+            .collect();
+        let nats_users = identities::resolve(&graph, &agent_ids, &options.nats_keys)?;
         let translator = translator(&read.sources, &plan, &nats_users, &options)?;
         if let Err(ValidationErrors(found)) = translator.check_graph(&graph) {
             problems.extend(found);

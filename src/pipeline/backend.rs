@@ -11,6 +11,8 @@ use cim_agent_coordination::transport::kv::{InProcessKeyValue, JetStreamKeyValue
 use cim_agent_coordination::transport::{InProcessTransport, NatsTransport};
 use cim_domain_graph::aggregate::DeploymentGraphAggregate;
 use cim_gpu::GpuPool;
+
+use crate::nats_client::NatsClientAuth;
 use cim_jetstream::{
     InMemoryEventRepository, InMemoryEventStore, JetStreamConfig, JetStreamError,
     JetStreamEventRepository, JetStreamEventStore,
@@ -153,13 +155,30 @@ impl NatsBackend {
     /// # Errors
     /// [`BackendError`] naming what could not be opened.
     pub async fn connect(url: &str) -> Result<Self, BackendError> {
-        let client = async_nats::connect(url)
+        Self::connect_with(url, &NatsClientAuth::default()).await
+    }
+
+    /// Like [`connect`](Self::connect), authenticating with `auth` (the `_operator` seed on a
+    /// bus that requires NKeys, see [`crate::nats_keys::OPERATOR_IDENTITY`]).
+    ///
+    /// # Errors
+    /// [`BackendError`] naming what could not be opened; a credential that cannot be used is a
+    /// [`BackendError::Connect`].
+    pub async fn connect_with(url: &str, auth: &NatsClientAuth) -> Result<Self, BackendError> {
+        let connect_error = |reason: String| BackendError::Connect {
+            url: url.to_owned(),
+            reason,
+        };
+        let options = auth
+            .apply(async_nats::ConnectOptions::new())
             .await
-            .map_err(|error| BackendError::Connect {
-                url: url.to_owned(),
-                reason: error.to_string(),
-            })?;
-        let events = JetStreamEventRepository::connect(url, JetStreamConfig::default()).await?;
+            .map_err(|error| connect_error(error.to_string()))?;
+        let client = options
+            .connect(url)
+            .await
+            .map_err(|error| connect_error(error.to_string()))?;
+        let events =
+            JetStreamEventRepository::new(client.clone(), JetStreamConfig::default()).await?;
         let registry = JetStreamKeyValue::open(client.clone(), REGISTRY_BUCKET, 1).await?;
         let knowledge_subjects = KnowledgeSubjects::new(KNOWLEDGE_SPACE)?;
         let knowledge = JetStreamKnowledgeStore::open(
@@ -174,7 +193,7 @@ impl NatsBackend {
             knowledge,
             knowledge_subjects,
             events,
-            description: format!("NATS at {url}"),
+            description: format!("NATS at {}", cim_naming::redact::redact_url(url)),
         })
     }
 }

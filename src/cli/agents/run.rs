@@ -53,16 +53,10 @@ pub struct RunArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     heartbeat_secs: u64,
-    /// NKey seed file the agent authenticates with (`SU...`, as `cim-leaf keys generate`
-    /// writes it); deployed fleets mount it at `/run/secrets/cim/nats/<agent>.nk`.
-    #[arg(long, value_name = "PATH", conflicts_with = "nats_creds")]
-    nkey_seed: Option<PathBuf>,
-    /// NATS credentials file (user JWT and seed) the agent authenticates with.
-    #[arg(long, value_name = "PATH")]
-    nats_creds: Option<PathBuf>,
-    /// PEM CA certificate that signs the NATS server's certificate; TLS is then required.
-    #[arg(long, value_name = "PATH")]
-    nats_ca: Option<PathBuf>,
+    /// How the agent authenticates (its seed is mounted at `/run/secrets/cim/nats/<agent>.nk`
+    /// in deployed fleets).
+    #[command(flatten)]
+    nats_auth: crate::cli::nats_auth::NatsAuthArgs,
 }
 
 /// How long each message may take to be confirmed by the server before the runtime moves on
@@ -124,12 +118,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let client = tokio::select! {
         client = async {
-            let auth = cim_leaf::nats_client::NatsClientAuth {
-                nkey_seed: args.nkey_seed.clone(),
-                creds: args.nats_creds.clone(),
-                ca: args.nats_ca.clone(),
-            };
-            let options = auth.apply(options).await?;
+            let options = args.nats_auth.auth().apply(options).await?;
             anyhow::Ok(options.connect(&args.nats_url).await?)
         } => {
             client.with_context(|| format!("connecting to NATS at {}", redact_url(&args.nats_url)))?
