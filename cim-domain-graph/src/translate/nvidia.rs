@@ -37,7 +37,9 @@ pub const OPEN_MODULES_ONLY_FROM: ComputeCapability = ComputeCapability::new(10,
 pub const UNFREE_PACKAGES: [&str; 3] = ["nvidia-persistenced", "nvidia-settings", "nvidia-x11"];
 
 /// The unfree packages data-center mode needs besides [`UNFREE_PACKAGES`]: the data-center
-/// driver branch (`nvidia-dc`) and NVIDIA fabric manager (`fabricmanager`).
+/// driver branch (`nvidia-dc`: nixpkgs' `nvidia-x11/generic.nix` names the driver
+/// `nvidia-${if useFabricmanager then "dc" else "x11"}`) and NVIDIA fabric manager
+/// (`pname = "fabricmanager"` in nixpkgs).
 pub const DATACENTER_UNFREE_PACKAGES: [&str; 2] = ["fabricmanager", "nvidia-dc"];
 
 /// The attribute of nixpkgs' NVIDIA GPU exporter (nvidia_gpu_exporter) under
