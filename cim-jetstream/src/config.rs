@@ -42,6 +42,14 @@ pub struct JetStreamConfig {
     /// this field is what deployments and the test harness configure their servers from. The
     /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
+    /// Group commit: at most this many commits of different aggregates that are in flight at
+    /// the same time are written as one atomic batch, so the server flushes once for all of
+    /// them (nats-server 2.12+, stream setting `allow_atomic`; 1 to 1000, where 1 publishes
+    /// every commit alone). A lone commit is never delayed; see the crate docs.
+    pub group_max_commits: usize,
+    /// Group commit: a batch stops growing once its commits reach this many bytes (a single
+    /// commit larger than this still goes, alone).
+    pub group_max_bytes: usize,
 }
 
 impl Default for JetStreamConfig {
@@ -59,6 +67,8 @@ impl Default for JetStreamConfig {
             operation_timeout: Duration::from_secs(5),
             read_batch: 1000,
             sync: SyncPolicy::default(),
+            group_max_commits: 256,
+            group_max_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -91,6 +101,22 @@ impl JetStreamConfig {
             });
         }
         self.sync.validate()?;
+        if self.group_max_commits == 0 || self.group_max_commits > crate::group::SERVER_MAX_BATCH {
+            return Err(JetStreamError::InvalidConfig {
+                field: "group_max_commits",
+                reason: format!(
+                    "must be between 1 and {} (nats-server's batch limit), got {}",
+                    crate::group::SERVER_MAX_BATCH,
+                    self.group_max_commits
+                ),
+            });
+        }
+        if self.group_max_bytes == 0 {
+            return Err(JetStreamError::InvalidConfig {
+                field: "group_max_bytes",
+                reason: "must be at least 1".to_string(),
+            });
+        }
         if self.read_batch == 0 {
             return Err(JetStreamError::InvalidConfig {
                 field: "read_batch",

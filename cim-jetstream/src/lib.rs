@@ -81,6 +81,7 @@
 mod config;
 mod error;
 mod fold;
+mod group;
 mod history;
 mod memory;
 mod names;
@@ -99,6 +100,7 @@ pub mod testing;
 
 pub use config::JetStreamConfig;
 pub use error::{BoxError, JetStreamError, NameKind};
+pub use group::GroupCommitStats;
 pub use memory::{InMemoryEventRepository, InMemoryEventStore};
 pub use repository::{JetStreamEventRepository, JetStreamEventStore};
 pub use sync::SyncPolicy;

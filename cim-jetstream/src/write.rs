@@ -1,5 +1,6 @@
 //! The append path: one message per commit, checked by the server against the expected last
-//! subject sequence and de-duplicated by `Nats-Msg-Id`.
+//! subject sequence and de-duplicated by `Nats-Msg-Id`; commits in flight together are written
+//! as one atomic batch by the group-commit writer (`group.rs`).
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::{PublishMessage, StreamMessage};
@@ -8,6 +9,7 @@ use bytes::Bytes;
 use cqrs_es::persist::SerializedEvent;
 
 use crate::error::JetStreamError;
+use crate::group::Sent;
 use crate::record;
 use crate::repository::{Head, JetStreamEventRepository};
 
@@ -35,18 +37,45 @@ impl JetStreamEventRepository {
             "{}.{}.{}",
             first.aggregate_type, first.aggregate_id, first.sequence
         );
-        let publish = PublishMessage::build()
-            .payload(payload.clone())
-            .message_id(message_id)
-            .expected_last_subject_sequence(expected);
-        let ack = async {
-            self.inner
-                .jetstream
-                .send_publish(subject.clone(), publish)
-                .await?
+        let sent = self
+            .inner
+            .group
+            .send(
+                subject.clone(),
+                payload.clone(),
+                message_id.clone(),
+                expected,
+            )
+            .await;
+        let ack = match sent {
+            Some(Sent::Alone(answer)) => answer,
+            Some(Sent::InBatch(stream_sequence)) => {
+                self.remember(
+                    &subject,
+                    Head {
+                        aggregate_sequence: last.sequence,
+                        stream_sequence,
+                    },
+                );
+                return Ok(stream_sequence);
+            }
+            // The batch failed whole (maybe for another commit's sake), or the writer is gone:
+            // this commit goes alone, and its own expectation decides.
+            Some(Sent::BatchRejected) | None => {
+                let publish = PublishMessage::build()
+                    .payload(payload.clone())
+                    .message_id(message_id)
+                    .expected_last_subject_sequence(expected);
+                async {
+                    self.inner
+                        .jetstream
+                        .send_publish(subject.clone(), publish)
+                        .await?
+                        .await
+                }
                 .await
-        }
-        .await;
+            }
+        };
         let ack = match ack {
             Ok(ack) => ack,
             Err(err) => {
