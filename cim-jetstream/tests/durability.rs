@@ -55,8 +55,8 @@ async fn a_graceful_stop_and_restart_keeps_everything_too() -> TestResult {
 }
 
 /// A commit acknowledged under `sync_interval: always` is on disk when the ack arrives: the
-/// server is killed the moment the acks are in, with 100 commits acked concurrently and one
-/// alone, and everything acked is there after the restart.
+/// server is killed the moment the acks are in, with 100 commits acked concurrently (as one
+/// atomic batch) and one alone, and everything acked is there after the restart.
 #[tokio::test]
 async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() -> TestResult {
     let mut server = NatsServer::start_with_sync(SyncPolicy::Always).await?;
@@ -75,6 +75,8 @@ async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() 
     for acked in futures::future::join_all(appends).await {
         acked?;
     }
+    // They were acked as one atomic batch (group commit), not one by one.
+    assert_eq!(repo.group_commit_stats().commits_in_batches, 100);
     server.kill();
 
     server.restart().await?;
