@@ -11,6 +11,20 @@
 //!   de-duplicates, so a commit retried after a lost ack comes back as a conflict; the writer then
 //!   compares the subject's last stored commit with its own bytes and reports success when they
 //!   match. Either way a retried commit is stored once.
+//! - Group commit: commits of *different* aggregates in flight at the same time are written as
+//!   one atomic batch (nats-server 2.12+, ADR-50; the stream is created with `allow_atomic`), by
+//!   one writer task per repository that publishes whatever queued while its previous publish
+//!   was in flight; a lone commit goes out at once, alone. Each batched message keeps its own
+//!   `Nats-Expected-Last-Subject-Sequence` (at most one commit per aggregate per batch), so the
+//!   per-aggregate check is unchanged; ADR-50 forbids `Nats-Msg-Id` in a batch, and idempotency
+//!   does not need it (the expectation admits a commit once; a retry is recognised by its
+//!   bytes). A batch fails whole when one expectation fails: its commits are then published one
+//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. Bounds:
+//!   `JetStreamConfig::group_max_commits` (1 turns grouping off) and `group_max_bytes`;
+//!   [`JetStreamEventRepository::group_commit_stats`] counts what happened. On an R3 stream a
+//!   batch is one replicated entry, which halves the disk syncs per commit under
+//!   `sync_interval: always`; a single nats-server 2.12.8 still syncs once per message of a
+//!   batch (`BENCHMARKS.md`).
 //! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a
 //!   replicated stream any replica may answer, so a load can briefly lag the leader; a command
 //!   built on such a load fails with a conflict (the write path asks the leader), never with a
