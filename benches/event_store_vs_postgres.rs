@@ -2,9 +2,11 @@
 //! user feels: a sequential checked append (one event per commit), 100 commits in flight over 100
 //! aggregates, and `get_events` of a 1,000-event aggregate (1,000 single-event commits).
 //!
-//! Three stores, each with a fresh server started by the bench: postgres-es on a private
+//! Five stores, each with fresh servers started by the bench: postgres-es on a private
 //! PostgreSQL (default settings: every commit waits for the WAL flush), and cim-jetstream on a
-//! nats-server with its default sync (every two minutes) and one with `sync_interval: always`.
+//! nats-server with its default sync (every two minutes), on one with `sync_interval: always`
+//! (grouped commits, the default, and a second stream with `group_max_commits: 1`, every commit
+//! alone), and on an R3 cluster of three `always` servers on this machine.
 //! Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
 //!
 //! The machine is shared and noisy, so the stores are interleaved: each path is measured in
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cim_jetstream::testing::NatsServer;
+use cim_jetstream::testing::{NatsCluster, NatsServer};
 use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, SyncPolicy};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
@@ -164,6 +166,7 @@ fn event_store_vs_postgres(c: &mut Criterion) {
         let pool = postgres_es::default_postgress_pool(&postgres.url()).await;
         let interval = NatsServer::start_with_sync(SyncPolicy::SERVER_DEFAULT).await?;
         let always = NatsServer::start_with_sync(SyncPolicy::Always).await?;
+        let cluster = NatsCluster::start_with_sync(3, SyncPolicy::Always).await?;
         let connect = |server: &NatsServer, sync| {
             let url = server.url();
             async move {
@@ -173,6 +176,16 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 };
                 JetStreamEventRepository::connect(&url, config).await
             }
+        };
+        // The same `always` server, a second stream whose commits are all published alone:
+        // what group commit changes, measured in the same run.
+        let alone = JetStreamConfig {
+            group_max_commits: 1,
+            ..JetStreamConfig::named("ALONE")
+        };
+        let r3 = JetStreamConfig {
+            replicas: 3,
+            ..JetStreamConfig::default()
         };
         let contestants = vec![
             (
@@ -187,6 +200,14 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 "jetstream-sync-always",
                 Store::JetStream(connect(&always, SyncPolicy::Always).await?),
             ),
+            (
+                "jetstream-always-ungrouped",
+                Store::JetStream(JetStreamEventRepository::connect(&always.url(), alone).await?),
+            ),
+            (
+                "jetstream-r3-always",
+                Store::JetStream(JetStreamEventRepository::new(cluster.client().await?, r3).await?),
+            ),
         ];
         // The 1,000-event aggregate, as 1,000 single-event commits (the worst case for a load).
         for (_, store) in &contestants {
@@ -194,9 +215,9 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 store.persist(&[event("big", sequence)]).await;
             }
         }
-        Ok::<_, Box<dyn std::error::Error>>((interval, always, contestants))
+        Ok::<_, Box<dyn std::error::Error>>((interval, always, cluster, contestants))
     });
-    let (_interval, _always, contestants) = match setup {
+    let (_interval, _always, _cluster, contestants) = match setup {
         Ok(setup) => setup,
         Err(err) => panic!("setting up the stores: {err}"),
     };
