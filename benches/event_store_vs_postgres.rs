@@ -2,11 +2,13 @@
 //! user feels: a sequential checked append (one event per commit), 100 commits in flight over 100
 //! aggregates, and `get_events` of a 1,000-event aggregate (1,000 single-event commits).
 //!
-//! Five stores, each with fresh servers started by the bench: postgres-es on a private
+//! Six stores, each with fresh servers started by the bench: postgres-es on a private
 //! PostgreSQL (default settings: every commit waits for the WAL flush), and cim-jetstream on a
 //! nats-server with its default sync (every two minutes), on one with `sync_interval: always`
-//! (grouped commits, the default, and a second stream with `group_max_commits: 1`, every commit
-//! alone), and on an R3 cluster of three `always` servers on this machine.
+//! (the default configuration, which on one server publishes every commit alone, and a second
+//! stream with `GroupCommit::On`), and on an R3 cluster of three `always` servers on this
+//! machine (the default, which groups concurrent commits into atomic batches, and a second
+//! stream with `GroupCommit::Off`).
 //! Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
 //!
 //! The machine is shared and noisy, so the stores are interleaved: each path is measured in
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cim_jetstream::testing::{NatsCluster, NatsServer};
-use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, SyncPolicy};
+use cim_jetstream::{GroupCommit, JetStreamConfig, JetStreamEventRepository, SyncPolicy};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
@@ -177,15 +179,21 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 JetStreamEventRepository::connect(&url, config).await
             }
         };
-        // The same `always` server, a second stream whose commits are all published alone:
-        // what group commit changes, measured in the same run.
-        let alone = JetStreamConfig {
-            group_max_commits: 1,
-            ..JetStreamConfig::named("ALONE")
+        // What group commit changes, measured in the same run: on the `always` server a second
+        // stream that groups (the default on one server publishes every commit alone), and on
+        // the cluster a second stream that does not (the default on R3 groups).
+        let grouped = JetStreamConfig {
+            group_commit: GroupCommit::On,
+            ..JetStreamConfig::named("GROUPED")
         };
         let r3 = JetStreamConfig {
             replicas: 3,
             ..JetStreamConfig::default()
+        };
+        let r3_alone = JetStreamConfig {
+            replicas: 3,
+            group_commit: GroupCommit::Off,
+            ..JetStreamConfig::named("ALONE")
         };
         let contestants = vec![
             (
@@ -201,12 +209,18 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 Store::JetStream(connect(&always, SyncPolicy::Always).await?),
             ),
             (
-                "jetstream-always-ungrouped",
-                Store::JetStream(JetStreamEventRepository::connect(&always.url(), alone).await?),
+                "jetstream-always-grouped",
+                Store::JetStream(JetStreamEventRepository::connect(&always.url(), grouped).await?),
             ),
             (
                 "jetstream-r3-always",
                 Store::JetStream(JetStreamEventRepository::new(cluster.client().await?, r3).await?),
+            ),
+            (
+                "jetstream-r3-always-alone",
+                Store::JetStream(
+                    JetStreamEventRepository::new(cluster.client().await?, r3_alone).await?,
+                ),
             ),
         ];
         // The 1,000-event aggregate, as 1,000 single-event commits (the worst case for a load).

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{JetStreamError, NameKind};
+use crate::group::GroupCommit;
 use crate::names;
 use crate::sync::SyncPolicy;
 
@@ -42,10 +43,12 @@ pub struct JetStreamConfig {
     /// this field is what deployments and the test harness configure their servers from. The
     /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
-    /// Group commit: at most this many commits of different aggregates that are in flight at
-    /// the same time are written as one atomic batch, so the server flushes once for all of
-    /// them (nats-server 2.12+, stream setting `allow_atomic`; 1 to 1000, where 1 publishes
-    /// every commit alone). A lone commit is never delayed; see the crate docs.
+    /// Whether commits of different aggregates in flight at the same time are written as one
+    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`); the default groups on
+    /// replicated streams only (see [`GroupCommit`] for the measurements behind it). A lone
+    /// commit is never delayed; see the crate docs.
+    pub group_commit: GroupCommit,
+    /// Group commit: at most this many commits in one batch (1 to 1000, nats-server's limit).
     pub group_max_commits: usize,
     /// Group commit: a batch stops growing once its commits reach this many bytes (a single
     /// commit larger than this still goes, alone).
@@ -67,6 +70,7 @@ impl Default for JetStreamConfig {
             operation_timeout: Duration::from_secs(5),
             read_batch: 1000,
             sync: SyncPolicy::default(),
+            group_commit: GroupCommit::default(),
             group_max_commits: 256,
             group_max_bytes: 4 * 1024 * 1024,
         }

@@ -39,10 +39,41 @@ pub const SERVER_MAX_BATCH: usize = 1000;
 /// Commits waiting for the writer; senders wait when it is full.
 const QUEUE: usize = 4096;
 
+/// Whether concurrent commits are grouped into atomic batches.
+///
+/// Measured on nats-server 2.12.8 under `sync_interval: always` (`BENCHMARKS.md`,
+/// `docs/event-store-durability.md`): on an R3 stream a batch is one replicated log entry, so
+/// grouping halves the disk syncs per commit and makes 100 concurrent commits several times
+/// faster; on a single server the server still syncs every message of a batch, and a batch is
+/// slower to process than the same commits published alone and pipelined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupCommit {
+    /// Group on a replicated stream (`JetStreamConfig::replicas` > 1), publish every commit
+    /// alone on a single server.
+    #[default]
+    Auto,
+    /// Always group (the stream must allow atomic publish; nats-server 2.12+).
+    On,
+    /// Never group: every commit is published alone, pipelined with the others in flight.
+    Off,
+}
+
+impl GroupCommit {
+    /// Whether commits to a stream with `replicas` replicas are grouped.
+    pub fn applies(self, replicas: usize) -> bool {
+        match self {
+            Self::Auto => replicas > 1,
+            Self::On => true,
+            Self::Off => false,
+        }
+    }
+}
+
 /// Counters of the group-commit writer since the repository was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Commits published alone (nothing else was waiting, or grouping is off).
+    /// Commits published alone (nothing else was waiting, or grouping is off), not counting
+    /// those published again after their batch was rejected.
     pub commits_alone: u64,
     /// Atomic batches the server committed.
     pub batches_committed: u64,
@@ -99,20 +130,29 @@ pub(crate) enum Sent {
 /// The handle the repository keeps: a queue into the writer task and its counters.
 #[derive(Debug)]
 pub(crate) struct GroupWriter {
-    queue: mpsc::Sender<Pending>,
+    /// `None` when grouping is off: every commit is published by its caller.
+    queue: Option<mpsc::Sender<Pending>>,
     counters: Arc<Counters>,
 }
 
 /// Bounds of one batch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// At most this many commits (1 turns batching off: every commit goes alone).
+    /// At most this many commits.
     pub(crate) max_commits: usize,
     /// Stop adding commits once the batch's payloads reach this many bytes.
     pub(crate) max_bytes: usize,
 }
 
 impl GroupWriter {
+    /// No writer: every commit is published by its caller, pipelined.
+    pub(crate) fn off() -> Self {
+        Self {
+            queue: None,
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
     /// Starts the writer task on the current tokio runtime. It ends when the handle is dropped.
     pub(crate) fn start(
         client: async_nats::Client,
@@ -128,11 +168,15 @@ impl GroupWriter {
             counters: counters.clone(),
         };
         tokio::spawn(writer.run(receiver));
-        Self { queue, counters }
+        Self {
+            queue: Some(queue),
+            counters,
+        }
     }
 
-    /// Hands a commit to the writer and waits for its outcome; `None` when the writer is gone
-    /// (its runtime was shut down), and the caller publishes the commit itself.
+    /// Hands a commit to the writer and waits for its outcome; `None` when grouping is off or
+    /// the writer is gone (its runtime was shut down), and the caller publishes the commit
+    /// itself.
     pub(crate) async fn send(
         &self,
         subject: String,
@@ -140,6 +184,10 @@ impl GroupWriter {
         message_id: String,
         expected: u64,
     ) -> Option<Sent> {
+        let Some(queue) = &self.queue else {
+            self.counters.commits_alone.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         let (done, outcome) = oneshot::channel();
         let pending = Pending {
             subject,
@@ -148,7 +196,7 @@ impl GroupWriter {
             expected,
             done,
         };
-        self.queue.send(pending).await.ok()?;
+        queue.send(pending).await.ok()?;
         outcome.await.ok()
     }
 

@@ -19,12 +19,13 @@
 //!   per-aggregate check is unchanged; ADR-50 forbids `Nats-Msg-Id` in a batch, and idempotency
 //!   does not need it (the expectation admits a commit once; a retry is recognised by its
 //!   bytes). A batch fails whole when one expectation fails: its commits are then published one
-//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. Bounds:
-//!   `JetStreamConfig::group_max_commits` (1 turns grouping off) and `group_max_bytes`;
-//!   [`JetStreamEventRepository::group_commit_stats`] counts what happened. On an R3 stream a
-//!   batch is one replicated entry, which halves the disk syncs per commit under
+//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. On an R3
+//!   stream a batch is one replicated entry, which halves the disk syncs per commit under
 //!   `sync_interval: always`; a single nats-server 2.12.8 still syncs once per message of a
-//!   batch (`BENCHMARKS.md`).
+//!   batch and processes a batch more slowly than pipelined publishes, so
+//!   `JetStreamConfig::group_commit` ([`GroupCommit`]) groups on replicated streams only by
+//!   default. Bounds: `group_max_commits`, `group_max_bytes`;
+//!   [`JetStreamEventRepository::group_commit_stats`] counts what happened.
 //! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a
 //!   replicated stream any replica may answer, so a load can briefly lag the leader; a command
 //!   built on such a load fails with a conflict (the write path asks the leader), never with a
@@ -114,7 +115,7 @@ pub mod testing;
 
 pub use config::JetStreamConfig;
 pub use error::{BoxError, JetStreamError, NameKind};
-pub use group::GroupCommitStats;
+pub use group::{GroupCommit, GroupCommitStats};
 pub use memory::{InMemoryEventRepository, InMemoryEventStore};
 pub use repository::{JetStreamEventRepository, JetStreamEventStore};
 pub use sync::SyncPolicy;

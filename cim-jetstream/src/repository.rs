@@ -95,19 +95,20 @@ impl JetStreamEventRepository {
         )
         .await??;
         // A stream that does not allow atomic batches gets every commit published alone.
-        let max_commits = if stream.cached_info().config.allow_atomic_publish {
-            config.group_max_commits
+        let group = if config.group_commit.applies(config.replicas)
+            && stream.cached_info().config.allow_atomic_publish
+        {
+            GroupWriter::start(
+                client.clone(),
+                jetstream.clone(),
+                Limits {
+                    max_commits: config.group_max_commits,
+                    max_bytes: config.group_max_bytes,
+                },
+            )
         } else {
-            1
+            GroupWriter::off()
         };
-        let group = GroupWriter::start(
-            client.clone(),
-            jetstream.clone(),
-            Limits {
-                max_commits,
-                max_bytes: config.group_max_bytes,
-            },
-        );
         Ok(Self {
             inner: Arc::new(Inner {
                 group,

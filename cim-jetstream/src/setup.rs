@@ -55,7 +55,7 @@ fn wanted_stream(config: &JetStreamConfig) -> stream::Config {
         // History is append-only: deleting a message would open a gap in an aggregate.
         deny_delete: true,
         // Group commit publishes concurrent commits as atomic batches (ADR-50).
-        allow_atomic_publish: config.group_max_commits > 1,
+        allow_atomic_publish: config.group_commit.applies(config.replicas),
         ..Default::default()
     }
 }
@@ -94,7 +94,8 @@ pub(crate) async fn ensure_stream(
         },
     };
     verify_stream(&stream.cached_info().config, config)?;
-    if config.group_max_commits > 1 && !stream.cached_info().config.allow_atomic_publish {
+    let grouped = config.group_commit.applies(config.replicas);
+    if grouped && !stream.cached_info().config.allow_atomic_publish {
         return Ok(allow_atomic(js, stream, config).await);
     }
     Ok(stream)

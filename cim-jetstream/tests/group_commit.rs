@@ -6,8 +6,9 @@
 
 mod common;
 
-use cim_jetstream::{GroupCommitStats, JetStreamConfig, JetStreamEventRepository};
-use common::{Ledger, TestResult, added_events, amounts, server_and_repo};
+use cim_jetstream::testing::NatsServer;
+use cim_jetstream::{GroupCommit, GroupCommitStats, JetStreamConfig, JetStreamEventRepository};
+use common::{Ledger, TestResult, added_events, amounts};
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
 use futures::future::join_all;
 
@@ -32,6 +33,22 @@ async fn stream_messages(
         .get_stream(&repo.config().stream_name)
         .await?;
     Ok(stream.info().await?.state.messages)
+}
+
+/// A fresh server and a repository on it that groups commits (on one server only when asked:
+/// `GroupCommit::Auto` groups on replicated streams).
+async fn server_and_repo()
+-> Result<(NatsServer, JetStreamEventRepository), Box<dyn std::error::Error>> {
+    let server = NatsServer::start().await?;
+    let repo = JetStreamEventRepository::connect(&server.url(), grouped()).await?;
+    Ok((server, repo))
+}
+
+fn grouped() -> JetStreamConfig {
+    JetStreamConfig {
+        group_commit: GroupCommit::On,
+        ..JetStreamConfig::default()
+    }
 }
 
 fn ids(prefix: &str, count: usize) -> Vec<String> {
@@ -173,16 +190,19 @@ async fn two_commits_of_one_aggregate_never_share_a_batch() -> TestResult {
 }
 
 #[tokio::test]
-async fn grouping_off_publishes_every_commit_alone() -> TestResult {
+async fn grouping_off_or_auto_on_one_server_publishes_every_commit_alone() -> TestResult {
     let (server, _) = server_and_repo().await?;
-    let config = JetStreamConfig {
-        group_max_commits: 1,
-        ..JetStreamConfig::named("ALONE")
-    };
-    let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
-    append_all(&repo, &ids("alone", 10), 1).await?;
-    let stats = repo.group_commit_stats();
-    assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
+    for (name, group_commit) in [("OFF", GroupCommit::Off), ("AUTO", GroupCommit::Auto)] {
+        let config = JetStreamConfig {
+            group_commit,
+            ..JetStreamConfig::named(name)
+        };
+        let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
+        append_all(&repo, &ids("alone", 10), 1).await?;
+        let stats = repo.group_commit_stats();
+        assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
+    }
+    assert!(GroupCommit::Auto.applies(3) && !GroupCommit::Auto.applies(1));
     Ok(())
 }
 
