@@ -323,3 +323,31 @@ enum Expected {
     /// The aggregate is already past the commit's start.
     Behind,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(err_code: u64) -> PublishError {
+        let body =
+            format!(r#"{{"code":400,"err_code":{err_code},"description":"wrong last sequence"}}"#);
+        match serde_json::from_str::<async_nats::jetstream::Error>(&body) {
+            Ok(error) => PublishError::with_source(PublishErrorKind::Other, error),
+            Err(err) => panic!("the test's error body does not parse: {err}"),
+        }
+    }
+
+    #[test]
+    fn both_wrong_last_sequence_errors_are_recognised() {
+        assert!(is_wrong_last_sequence(&PublishError::new(
+            PublishErrorKind::WrongLastSequence
+        )));
+        // 10164: a clustered leader's check, which async-nats reports as `Other`.
+        assert!(is_wrong_last_sequence(&server_error(10164)));
+        // Anything else is not a conflict candidate.
+        assert!(!is_wrong_last_sequence(&server_error(10077)));
+        assert!(!is_wrong_last_sequence(&PublishError::new(
+            PublishErrorKind::TimedOut
+        )));
+    }
+}
