@@ -44,9 +44,9 @@ pub struct JetStreamConfig {
     /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
     /// Whether commits of different aggregates in flight at the same time are written as one
-    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`); the default groups on
-    /// replicated streams only (see [`GroupCommit`] for the measurements behind it). A lone
-    /// commit is never delayed; see the crate docs.
+    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`); off by default (see
+    /// [`GroupCommit`] for the measurements behind it). A lone commit is never delayed; see the
+    /// crate docs.
     pub group_commit: GroupCommit,
     /// Group commit: at most this many commits in one batch (1 to 1000, nats-server's limit).
     pub group_max_commits: usize,

@@ -41,32 +41,21 @@ const QUEUE: usize = 4096;
 
 /// Whether concurrent commits are grouped into atomic batches.
 ///
-/// Measured on nats-server 2.12.8 under `sync_interval: always` (`BENCHMARKS.md`,
-/// `docs/event-store-durability.md`): on an R3 stream a batch is one replicated log entry, so
-/// grouping halves the disk syncs per commit and makes 100 concurrent commits several times
-/// faster; on a single server the server still syncs every message of a batch, and a batch is
-/// slower to process than the same commits published alone and pipelined.
+/// Off by default, because on nats-server 2.12.8 grouping saved no disk sync against the same
+/// commits published alone and pipelined, measured with `strace` under `sync_interval: always`
+/// (1,000 commits in rounds of 100: one server synced 1,008 times either way, each R3 node
+/// 1,042-1,076 times alone and 1,072-1,074 grouped: the server syncs every message of a batch,
+/// and the replicated log already coalesces pipelined proposals), and on one server a batch is
+/// processed more slowly than pipelined publishes (`BENCHMARKS.md`). `On` is for servers that
+/// sync once per batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum GroupCommit {
-    /// Group on a replicated stream (`JetStreamConfig::replicas` > 1), publish every commit
-    /// alone on a single server.
+    /// Every commit is published alone, pipelined with the others in flight.
     #[default]
-    Auto,
-    /// Always group (the stream must allow atomic publish; nats-server 2.12+).
-    On,
-    /// Never group: every commit is published alone, pipelined with the others in flight.
     Off,
-}
-
-impl GroupCommit {
-    /// Whether commits to a stream with `replicas` replicas are grouped.
-    pub fn applies(self, replicas: usize) -> bool {
-        match self {
-            Self::Auto => replicas > 1,
-            Self::On => true,
-            Self::Off => false,
-        }
-    }
+    /// Commits of different aggregates in flight together go out as one atomic batch (the
+    /// stream must allow atomic publish; nats-server 2.12+).
+    On,
 }
 
 /// Counters of the group-commit writer since the repository was created.

@@ -11,20 +11,18 @@
 //!   de-duplicates, so a commit retried after a lost ack comes back as a conflict; the writer then
 //!   compares the subject's last stored commit with its own bytes and reports success when they
 //!   match. Either way a retried commit is stored once.
-//! - Group commit: commits of *different* aggregates in flight at the same time are written as
-//!   one atomic batch (nats-server 2.12+, ADR-50; the stream is created with `allow_atomic`), by
+//! - Group commit (opt-in, [`GroupCommit::On`]): commits of *different* aggregates in flight at
+//!   the same time are written as one atomic batch (nats-server 2.12+, ADR-50; the stream is created with `allow_atomic`), by
 //!   one writer task per repository that publishes whatever queued while its previous publish
 //!   was in flight; a lone commit goes out at once, alone. Each batched message keeps its own
 //!   `Nats-Expected-Last-Subject-Sequence` (at most one commit per aggregate per batch), so the
 //!   per-aggregate check is unchanged; ADR-50 forbids `Nats-Msg-Id` in a batch, and idempotency
 //!   does not need it (the expectation admits a commit once; a retry is recognised by its
 //!   bytes). A batch fails whole when one expectation fails: its commits are then published one
-//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. On an R3
-//!   stream a batch is one replicated entry, which halves the disk syncs per commit under
-//!   `sync_interval: always`; a single nats-server 2.12.8 still syncs once per message of a
-//!   batch and processes a batch more slowly than pipelined publishes, so
-//!   `JetStreamConfig::group_commit` ([`GroupCommit`]) groups on replicated streams only by
-//!   default. Bounds: `group_max_commits`, `group_max_bytes`;
+//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. It is off
+//!   by default: nats-server 2.12.8 syncs every message of a batch, and on R3 its replicated
+//!   log already coalesces pipelined publishes, so batches saved no disk sync (measured; see
+//!   [`GroupCommit`]). Bounds: `group_max_commits`, `group_max_bytes`;
 //!   [`JetStreamEventRepository::group_commit_stats`] counts what happened.
 //! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a
 //!   replicated stream any replica may answer, so a load can briefly lag the leader; a command

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::JetStreamConfig;
 use crate::error::{JetStreamError, NameKind};
-use crate::group::{GroupCommitStats, GroupWriter, Limits};
+use crate::group::{GroupCommit, GroupCommitStats, GroupWriter, Limits};
 use crate::{names, record, setup};
 
 /// A cqrs-es event store whose events live in JetStream.
@@ -95,7 +95,7 @@ impl JetStreamEventRepository {
         )
         .await??;
         // A stream that does not allow atomic batches gets every commit published alone.
-        let group = if config.group_commit.applies(config.replicas)
+        let group = if config.group_commit == GroupCommit::On
             && stream.cached_info().config.allow_atomic_publish
         {
             GroupWriter::start(

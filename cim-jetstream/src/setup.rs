@@ -7,6 +7,7 @@ use async_nats::jetstream::{self, ErrorCode, kv, stream};
 
 use crate::config::JetStreamConfig;
 use crate::error::JetStreamError;
+use crate::group::GroupCommit;
 
 /// Runs `future` within `after`, turning an overrun into a [`JetStreamError::Timeout`].
 pub(crate) async fn within<F: Future>(
@@ -55,7 +56,7 @@ fn wanted_stream(config: &JetStreamConfig) -> stream::Config {
         // History is append-only: deleting a message would open a gap in an aggregate.
         deny_delete: true,
         // Group commit publishes concurrent commits as atomic batches (ADR-50).
-        allow_atomic_publish: config.group_commit.applies(config.replicas),
+        allow_atomic_publish: config.group_commit == GroupCommit::On,
         ..Default::default()
     }
 }
@@ -94,7 +95,7 @@ pub(crate) async fn ensure_stream(
         },
     };
     verify_stream(&stream.cached_info().config, config)?;
-    let grouped = config.group_commit.applies(config.replicas);
+    let grouped = config.group_commit == GroupCommit::On;
     if grouped && !stream.cached_info().config.allow_atomic_publish {
         return Ok(allow_atomic(js, stream, config).await);
     }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use cim_jetstream::testing::NatsCluster;
-use cim_jetstream::{JetStreamConfig, JetStreamError, JetStreamEventRepository};
+use cim_jetstream::{GroupCommit, JetStreamConfig, JetStreamError, JetStreamEventRepository};
 use common::{TestResult, added_events, amounts};
 use cqrs_es::persist::SerializedEvent;
 
@@ -134,6 +134,7 @@ async fn r3_batches_keep_per_aggregate_checks_and_survive_losing_a_node() -> Tes
     let mut cluster = NatsCluster::start(3).await?;
     let config = JetStreamConfig {
         replicas: 3,
+        group_commit: GroupCommit::On,
         ..JetStreamConfig::named("R3BATCH")
     };
     let repo = JetStreamEventRepository::new(cluster.client().await?, config.clone()).await?;

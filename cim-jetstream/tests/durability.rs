@@ -63,7 +63,7 @@ async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() 
     acked_under_sync_always_survive_kill_9(GroupCommit::On).await
 }
 
-/// The same with every commit published alone (the default on one server).
+/// The same with every commit published alone (the default).
 #[tokio::test]
 async fn commits_acked_alone_under_sync_always_survive_kill_9_right_after_the_ack() -> TestResult {
     acked_under_sync_always_survive_kill_9(GroupCommit::Off).await

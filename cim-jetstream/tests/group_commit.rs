@@ -35,8 +35,7 @@ async fn stream_messages(
     Ok(stream.info().await?.state.messages)
 }
 
-/// A fresh server and a repository on it that groups commits (on one server only when asked:
-/// `GroupCommit::Auto` groups on replicated streams).
+/// A fresh server and a repository on it that groups commits (off by default).
 async fn server_and_repo()
 -> Result<(NatsServer, JetStreamEventRepository), Box<dyn std::error::Error>> {
     let server = NatsServer::start().await?;
@@ -190,9 +189,12 @@ async fn two_commits_of_one_aggregate_never_share_a_batch() -> TestResult {
 }
 
 #[tokio::test]
-async fn grouping_off_or_auto_on_one_server_publishes_every_commit_alone() -> TestResult {
+async fn grouping_off_the_default_publishes_every_commit_alone() -> TestResult {
     let (server, _) = server_and_repo().await?;
-    for (name, group_commit) in [("OFF", GroupCommit::Off), ("AUTO", GroupCommit::Auto)] {
+    for (name, group_commit) in [
+        ("OFF", GroupCommit::Off),
+        ("DEFAULT", GroupCommit::default()),
+    ] {
         let config = JetStreamConfig {
             group_commit,
             ..JetStreamConfig::named(name)
@@ -202,7 +204,6 @@ async fn grouping_off_or_auto_on_one_server_publishes_every_commit_alone() -> Te
         let stats = repo.group_commit_stats();
         assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
     }
-    assert!(GroupCommit::Auto.applies(3) && !GroupCommit::Auto.applies(1));
     Ok(())
 }
 
