@@ -1,6 +1,7 @@
-//! Group commit: commits of different aggregates that are in flight at the same time are written
-//! as one atomic batch (nats-server 2.12+, ADR-50), so the server flushes once for the batch
-//! instead of once per commit.
+//! Group commit (opt-in, `GroupCommit::On`): commits of different aggregates that are in flight
+//! at the same time are written as one atomic batch (nats-server 2.12+, ADR-50), meant to let a
+//! server flush once for the batch instead of once per commit. nats-server 2.12.8 still flushes
+//! every message of a batch, which is why it is off by default (see [`GroupCommit`]).
 //!
 //! One writer task per repository takes commits from a queue. It publishes what is queued, waits
 //! for the server's answer, and meanwhile the next commits queue up: a lone commit is published
