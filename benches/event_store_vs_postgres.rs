@@ -2,9 +2,12 @@
 //! user feels: a sequential checked append (one event per commit), 100 commits in flight over 100
 //! aggregates, and `get_events` of a 1,000-event aggregate (1,000 single-event commits).
 //!
-//! Three stores, each with a fresh server started by the bench: postgres-es on a private
+//! Six stores, each with fresh servers started by the bench: postgres-es on a private
 //! PostgreSQL (default settings: every commit waits for the WAL flush), and cim-jetstream on a
-//! nats-server with its default sync (every two minutes) and one with `sync_interval: always`.
+//! nats-server with its default sync (every two minutes), on one with `sync_interval: always`
+//! and on an R3 cluster of three `always` servers on this machine; on both `always`
+//! deployments the default configuration (every commit published alone) and a second stream
+//! with `GroupCommit::On` (concurrent commits as atomic batches).
 //! Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
 //!
 //! The machine is shared and noisy, so the stores are interleaved: each path is measured in
@@ -19,8 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cim_jetstream::testing::NatsServer;
-use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, SyncPolicy};
+use cim_jetstream::testing::{NatsCluster, NatsServer};
+use cim_jetstream::{GroupCommit, JetStreamConfig, JetStreamEventRepository, SyncPolicy};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
@@ -164,6 +167,7 @@ fn event_store_vs_postgres(c: &mut Criterion) {
         let pool = postgres_es::default_postgress_pool(&postgres.url()).await;
         let interval = NatsServer::start_with_sync(SyncPolicy::SERVER_DEFAULT).await?;
         let always = NatsServer::start_with_sync(SyncPolicy::Always).await?;
+        let cluster = NatsCluster::start_with_sync(3, SyncPolicy::Always).await?;
         let connect = |server: &NatsServer, sync| {
             let url = server.url();
             async move {
@@ -173,6 +177,21 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 };
                 JetStreamEventRepository::connect(&url, config).await
             }
+        };
+        // What group commit changes, measured in the same run: on the `always` server and on
+        // the cluster a second stream that groups (the default publishes every commit alone).
+        let grouped = JetStreamConfig {
+            group_commit: GroupCommit::On,
+            ..JetStreamConfig::named("GROUPED")
+        };
+        let r3 = JetStreamConfig {
+            replicas: 3,
+            ..JetStreamConfig::default()
+        };
+        let r3_grouped = JetStreamConfig {
+            replicas: 3,
+            group_commit: GroupCommit::On,
+            ..JetStreamConfig::named("GROUPED")
         };
         let contestants = vec![
             (
@@ -187,6 +206,20 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 "jetstream-sync-always",
                 Store::JetStream(connect(&always, SyncPolicy::Always).await?),
             ),
+            (
+                "jetstream-always-grouped",
+                Store::JetStream(JetStreamEventRepository::connect(&always.url(), grouped).await?),
+            ),
+            (
+                "jetstream-r3-always",
+                Store::JetStream(JetStreamEventRepository::new(cluster.client().await?, r3).await?),
+            ),
+            (
+                "jetstream-r3-always-grouped",
+                Store::JetStream(
+                    JetStreamEventRepository::new(cluster.client().await?, r3_grouped).await?,
+                ),
+            ),
         ];
         // The 1,000-event aggregate, as 1,000 single-event commits (the worst case for a load).
         for (_, store) in &contestants {
@@ -194,9 +227,9 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 store.persist(&[event("big", sequence)]).await;
             }
         }
-        Ok::<_, Box<dyn std::error::Error>>((interval, always, contestants))
+        Ok::<_, Box<dyn std::error::Error>>((interval, always, cluster, contestants))
     });
-    let (_interval, _always, contestants) = match setup {
+    let (_interval, _always, _cluster, contestants) = match setup {
         Ok(setup) => setup,
         Err(err) => panic!("setting up the stores: {err}"),
     };

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{JetStreamError, NameKind};
+use crate::group::GroupCommit;
 use crate::names;
 use crate::sync::SyncPolicy;
 
@@ -42,6 +43,16 @@ pub struct JetStreamConfig {
     /// this field is what deployments and the test harness configure their servers from. The
     /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
+    /// Whether commits of different aggregates in flight at the same time are written as one
+    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`); off by default (see
+    /// [`GroupCommit`] for the measurements behind it). A lone commit is never delayed; see the
+    /// crate docs.
+    pub group_commit: GroupCommit,
+    /// Group commit: at most this many commits in one batch (1 to 1000, nats-server's limit).
+    pub group_max_commits: usize,
+    /// Group commit: a batch stops growing once its commits reach this many bytes (a single
+    /// commit larger than this still goes, alone).
+    pub group_max_bytes: usize,
 }
 
 impl Default for JetStreamConfig {
@@ -59,6 +70,9 @@ impl Default for JetStreamConfig {
             operation_timeout: Duration::from_secs(5),
             read_batch: 1000,
             sync: SyncPolicy::default(),
+            group_commit: GroupCommit::default(),
+            group_max_commits: 256,
+            group_max_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -91,6 +105,22 @@ impl JetStreamConfig {
             });
         }
         self.sync.validate()?;
+        if self.group_max_commits == 0 || self.group_max_commits > crate::group::SERVER_MAX_BATCH {
+            return Err(JetStreamError::InvalidConfig {
+                field: "group_max_commits",
+                reason: format!(
+                    "must be between 1 and {} (nats-server's batch limit), got {}",
+                    crate::group::SERVER_MAX_BATCH,
+                    self.group_max_commits
+                ),
+            });
+        }
+        if self.group_max_bytes == 0 {
+            return Err(JetStreamError::InvalidConfig {
+                field: "group_max_bytes",
+                reason: "must be at least 1".to_string(),
+            });
+        }
         if self.read_batch == 0 {
             return Err(JetStreamError::InvalidConfig {
                 field: "read_batch",

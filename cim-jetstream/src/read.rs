@@ -69,8 +69,24 @@ impl JetStreamEventRepository {
                 .head(&subject)
                 .is_none_or(|head| head.aggregate_sequence >= pack_after);
         let mut history = None;
-        if may_have_pack && let Some(pack) = self.read_pack(aggregate_type, aggregate_id).await {
-            history = self.read_after(&subject, Some(pack)).await?;
+        // The pack and the subject's last commit are asked for together: when the last commit
+        // is the pack's own (no commit since), the load is one round trip.
+        let (pack, last) = if may_have_pack {
+            tokio::join!(
+                self.read_pack(aggregate_type, aggregate_id),
+                self.last_direct(&subject)
+            )
+        } else {
+            (None, None)
+        };
+        if let Some(pack) = pack {
+            history = match complete_pack(&subject, pack, last) {
+                Ok(whole) => {
+                    self.remember_history(&subject, &whole);
+                    Some(whole)
+                }
+                Err(pack) => self.read_after(&subject, Some(pack)).await?,
+            };
             if history.is_none() {
                 tracing::warn!(
                     subject,
@@ -171,6 +187,30 @@ impl JetStreamEventRepository {
         }))
     }
 
+    /// The subject's last message through a direct get (any replica may answer), or `None` on
+    /// any error: it only saves a round trip when it shows the pack is complete.
+    async fn last_direct(&self, subject: &str) -> Option<(u64, bytes::Bytes)> {
+        match self.inner.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => Some((message.sequence, message.payload)),
+            Err(err) => {
+                tracing::debug!(subject, %err, "no last message by direct get");
+                None
+            }
+        }
+    }
+
+    fn remember_history(&self, subject: &str, history: &History) {
+        if let Some(last) = history.events.last() {
+            self.remember(
+                subject,
+                Head {
+                    aggregate_sequence: last.sequence,
+                    stream_sequence: history.stream_sequence,
+                },
+            );
+        }
+    }
+
     /// Streams every event on `filter` (one subject or a type wildcard) from a reader task.
     pub(crate) fn replay(&self, filter: String) -> ReplayStream {
         let (mut feed, stream) = ReplayStream::new(REPLAY_QUEUE);
@@ -237,4 +277,28 @@ async fn decode_page(pager: &Pager, page: Page) -> Result<Vec<Commit>, JetStream
         }
     }
     Ok(commits)
+}
+
+/// The pack as the whole history when `last` (the subject's last message) is the pack's own last
+/// commit, stored where the pack says; otherwise the pack back, for a read of the tail.
+fn complete_pack(
+    subject: &str,
+    pack: Pack,
+    last: Option<(u64, bytes::Bytes)>,
+) -> Result<History, Pack> {
+    let Some((stream_sequence, payload)) = last else {
+        return Err(pack);
+    };
+    if stream_sequence != pack.stream_sequence {
+        return Err(pack);
+    }
+    match record::decode(&payload, subject, stream_sequence) {
+        Ok(commit) if commit.holds(pack.last_commit()) => Ok(History {
+            events: pack.events,
+            stream_sequence,
+            last_commit_len: pack.last_commit_len,
+            commits_read: 0,
+        }),
+        _ => Err(pack),
+    }
 }

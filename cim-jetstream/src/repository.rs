@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::config::JetStreamConfig;
 use crate::error::{JetStreamError, NameKind};
+use crate::group::{GroupCommit, GroupCommitStats, GroupWriter, Limits};
 use crate::{names, record, setup};
 
 /// A cqrs-es event store whose events live in JetStream.
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) config: JetStreamConfig,
     /// Last known commit per subject, so an append usually needs no lookup before publishing.
     heads: Mutex<HashMap<String, Head>>,
+    /// The group-commit writer every append goes through.
+    pub(crate) group: GroupWriter,
 }
 
 /// The last commit on an aggregate's subject: its last event and its stream sequence.
@@ -91,8 +94,24 @@ impl JetStreamEventRepository {
             setup::ensure_bucket(&jetstream, &config.history_bucket, config.replicas),
         )
         .await??;
+        // A stream that does not allow atomic batches gets every commit published alone.
+        let group = if config.group_commit == GroupCommit::On
+            && stream.cached_info().config.allow_atomic_publish
+        {
+            GroupWriter::start(
+                client.clone(),
+                jetstream.clone(),
+                Limits {
+                    max_commits: config.group_max_commits,
+                    max_bytes: config.group_max_bytes,
+                },
+            )
+        } else {
+            GroupWriter::off()
+        };
         Ok(Self {
             inner: Arc::new(Inner {
+                group,
                 client,
                 jetstream,
                 stream,
@@ -108,6 +127,12 @@ impl JetStreamEventRepository {
     /// The configuration in use.
     pub fn config(&self) -> &JetStreamConfig {
         &self.inner.config
+    }
+
+    /// What the group-commit writer has done so far: commits published alone, atomic batches
+    /// committed and the commits in them, batches rejected whole and split.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.inner.group.stats()
     }
 
     /// The JetStream context (with the configured timeout), for callers that need more.

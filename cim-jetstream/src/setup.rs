@@ -7,6 +7,7 @@ use async_nats::jetstream::{self, ErrorCode, kv, stream};
 
 use crate::config::JetStreamConfig;
 use crate::error::JetStreamError;
+use crate::group::GroupCommit;
 
 /// Runs `future` within `after`, turning an overrun into a [`JetStreamError::Timeout`].
 pub(crate) async fn within<F: Future>(
@@ -54,6 +55,8 @@ fn wanted_stream(config: &JetStreamConfig) -> stream::Config {
         allow_direct: true,
         // History is append-only: deleting a message would open a gap in an aggregate.
         deny_delete: true,
+        // Group commit publishes concurrent commits as atomic batches (ADR-50).
+        allow_atomic_publish: config.group_commit == GroupCommit::On,
         ..Default::default()
     }
 }
@@ -92,7 +95,41 @@ pub(crate) async fn ensure_stream(
         },
     };
     verify_stream(&stream.cached_info().config, config)?;
+    let grouped = config.group_commit == GroupCommit::On;
+    if grouped && !stream.cached_info().config.allow_atomic_publish {
+        return Ok(allow_atomic(js, stream, config).await);
+    }
     Ok(stream)
+}
+
+/// Turns on atomic batch publish on a stream created without it (ADR-50 allows it as a
+/// configuration update). On failure (an older server, no permission) the stream is used as it
+/// is and every commit is published alone.
+async fn allow_atomic(
+    js: &jetstream::Context,
+    stream: stream::Stream,
+    config: &JetStreamConfig,
+) -> stream::Stream {
+    let mut wanted = stream.cached_info().config.clone();
+    wanted.allow_atomic_publish = true;
+    let updated = match js.update_stream(wanted).await {
+        Ok(_) => js
+            .get_stream(&config.stream_name)
+            .await
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    match updated {
+        Ok(updated) => updated,
+        Err(reason) => {
+            tracing::warn!(
+                stream = %config.stream_name,
+                %reason,
+                "cannot allow atomic batch publish on the stream; commits are published alone"
+            );
+            stream
+        }
+    }
 }
 
 fn verify_stream(found: &stream::Config, config: &JetStreamConfig) -> Result<(), JetStreamError> {

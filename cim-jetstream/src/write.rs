@@ -1,13 +1,17 @@
 //! The append path: one message per commit, checked by the server against the expected last
-//! subject sequence and de-duplicated by `Nats-Msg-Id`.
+//! subject sequence and de-duplicated by `Nats-Msg-Id`; commits in flight together are written
+//! as one atomic batch by the group-commit writer (`group.rs`).
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::{PublishMessage, StreamMessage};
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use bytes::Bytes;
 use cqrs_es::persist::SerializedEvent;
 
 use crate::error::JetStreamError;
+use crate::group::Sent;
 use crate::record;
 use crate::repository::{Head, JetStreamEventRepository};
 
@@ -35,33 +39,75 @@ impl JetStreamEventRepository {
             "{}.{}.{}",
             first.aggregate_type, first.aggregate_id, first.sequence
         );
-        let publish = PublishMessage::build()
-            .payload(payload.clone())
-            .message_id(message_id)
-            .expected_last_subject_sequence(expected);
-        let ack = async {
-            self.inner
-                .jetstream
-                .send_publish(subject.clone(), publish)
-                .await?
-                .await
-        }
-        .await;
-        let ack = match ack {
-            Ok(ack) => ack,
-            Err(err) => {
-                self.forget(&subject);
-                return match err.kind() {
-                    PublishErrorKind::WrongLastSequence => {
-                        self.already_stored(subject, &payload, last.sequence).await
-                    }
-                    kind => Err(Self::publish_error(
-                        kind,
-                        subject,
-                        err,
-                        self.inner.config.operation_timeout,
-                    )),
-                };
+        let sent = self
+            .inner
+            .group
+            .send(
+                subject.clone(),
+                payload.clone(),
+                message_id.clone(),
+                expected,
+            )
+            .await;
+        let mut answer = match sent {
+            Some(Sent::Alone(answer)) => Some(answer),
+            Some(Sent::InBatch(stream_sequence)) => {
+                self.remember(
+                    &subject,
+                    Head {
+                        aggregate_sequence: last.sequence,
+                        stream_sequence,
+                    },
+                );
+                return Ok(stream_sequence);
+            }
+            // The batch failed whole (maybe for another commit's sake), or the writer is gone:
+            // this commit goes alone, and its own expectation decides.
+            Some(Sent::BatchRejected) | None => None,
+        };
+        let mut spurious = 0;
+        let ack = loop {
+            let attempt = match answer.take() {
+                Some(answer) => answer,
+                None => {
+                    self.publish_alone(&subject, &payload, &message_id, expected)
+                        .await
+                }
+            };
+            let err = match attempt {
+                Ok(ack) => break ack,
+                Err(err) => err,
+            };
+            self.forget(&subject);
+            if !is_wrong_last_sequence(&err) {
+                return Err(Self::publish_error(
+                    err.kind(),
+                    subject,
+                    err,
+                    self.inner.config.operation_timeout,
+                ));
+            }
+            match self.settle_rejected(&subject, &payload, expected).await? {
+                Rejected::Stored(stream_sequence) => {
+                    self.remember(
+                        &subject,
+                        Head {
+                            aggregate_sequence: last.sequence,
+                            stream_sequence,
+                        },
+                    );
+                    return Ok(stream_sequence);
+                }
+                // The expectation holds after all: a clustered leader can reject a commit that
+                // follows its predecessor too closely (10164). Publish it again, a few times.
+                Rejected::ExpectationHolds if spurious < MAX_SPURIOUS_RETRIES => {
+                    spurious += 1;
+                    tracing::debug!(subject, expected, spurious, "spurious wrong last sequence");
+                    tokio::task::yield_now().await;
+                }
+                Rejected::ExpectationHolds | Rejected::Conflict => {
+                    return Err(JetStreamError::Conflict { subject });
+                }
             }
         };
         if ack.duplicate && !self.stored_equals(ack.sequence, &payload, &subject).await? {
@@ -103,6 +149,44 @@ impl JetStreamEventRepository {
                 found: after + 1,
             })
         }
+    }
+
+    /// Publishes one commit alone, with its `Nats-Msg-Id` and expectation.
+    async fn publish_alone(
+        &self,
+        subject: &str,
+        payload: &Bytes,
+        message_id: &str,
+        expected: u64,
+    ) -> Result<PublishAck, PublishError> {
+        let publish = PublishMessage::build()
+            .payload(payload.clone())
+            .message_id(message_id)
+            .expected_last_subject_sequence(expected);
+        self.inner
+            .jetstream
+            .send_publish(subject.to_string(), publish)
+            .await?
+            .await
+    }
+
+    /// Why the server said "wrong last sequence" to a commit expecting the subject's last
+    /// message at `expected`: the commit is already stored (a retry), or the subject is still
+    /// where the commit expected it (a spurious rejection), or another commit got there first.
+    async fn settle_rejected(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        expected: u64,
+    ) -> Result<Rejected, JetStreamError> {
+        Ok(match self.last_message(subject).await? {
+            Some(message) if message.payload.as_ref() == payload => {
+                Rejected::Stored(message.sequence)
+            }
+            Some(message) if message.sequence == expected => Rejected::ExpectationHolds,
+            None if expected == 0 => Rejected::ExpectationHolds,
+            _ => Rejected::Conflict,
+        })
     }
 
     /// Settles a commit the aggregate has already moved past: it succeeds only if the subject's
@@ -207,10 +291,63 @@ impl JetStreamEventRepository {
     }
 }
 
+/// How often a commit whose expectation still holds is published again after the server
+/// rejected it as "wrong last sequence".
+const MAX_SPURIOUS_RETRIES: usize = 3;
+
+/// True for both of the server's "wrong last sequence" errors: 10071 (with the sequence) and
+/// 10164 (without; a clustered leader checking before it proposes).
+fn is_wrong_last_sequence(err: &PublishError) -> bool {
+    err.kind() == PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(err)
+            .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+            .is_some_and(|source| {
+                source.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            })
+}
+
+/// What a "wrong last sequence" answer turned out to mean.
+enum Rejected {
+    /// The commit is the subject's last message, at this stream sequence.
+    Stored(u64),
+    /// The subject's last message is the expected one: the rejection was spurious.
+    ExpectationHolds,
+    /// Another commit is the subject's last message.
+    Conflict,
+}
+
 /// What the expected last subject sequence of a commit is.
 enum Expected {
     /// Publish expecting the subject's last message at this stream sequence (0: none).
     After(u64),
     /// The aggregate is already past the commit's start.
     Behind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(err_code: u64) -> PublishError {
+        let body =
+            format!(r#"{{"code":400,"err_code":{err_code},"description":"wrong last sequence"}}"#);
+        match serde_json::from_str::<async_nats::jetstream::Error>(&body) {
+            Ok(error) => PublishError::with_source(PublishErrorKind::Other, error),
+            Err(err) => panic!("the test's error body does not parse: {err}"),
+        }
+    }
+
+    #[test]
+    fn both_wrong_last_sequence_errors_are_recognised() {
+        assert!(is_wrong_last_sequence(&PublishError::new(
+            PublishErrorKind::WrongLastSequence
+        )));
+        // 10164: a clustered leader's check, which async-nats reports as `Other`.
+        assert!(is_wrong_last_sequence(&server_error(10164)));
+        // Anything else is not a conflict candidate.
+        assert!(!is_wrong_last_sequence(&server_error(10077)));
+        assert!(!is_wrong_last_sequence(&PublishError::new(
+            PublishErrorKind::TimedOut
+        )));
+    }
 }

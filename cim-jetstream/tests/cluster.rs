@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use cim_jetstream::testing::NatsCluster;
-use cim_jetstream::{JetStreamConfig, JetStreamError, JetStreamEventRepository};
+use cim_jetstream::{GroupCommit, JetStreamConfig, JetStreamError, JetStreamEventRepository};
 use common::{TestResult, added_events, amounts};
 use cqrs_es::persist::SerializedEvent;
 
@@ -125,4 +125,61 @@ async fn replicas_current(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(false)
+}
+
+/// On an R3 stream concurrent commits go out as one atomic batch, a stale commit in a batch is
+/// still a conflict while the others land, and everything acknowledged is kept when a node dies.
+#[tokio::test]
+async fn r3_batches_keep_per_aggregate_checks_and_survive_losing_a_node() -> TestResult {
+    let mut cluster = NatsCluster::start(3).await?;
+    let config = JetStreamConfig {
+        replicas: 3,
+        group_commit: GroupCommit::On,
+        ..JetStreamConfig::named("R3BATCH")
+    };
+    let repo = JetStreamEventRepository::new(cluster.client().await?, config.clone()).await?;
+    let stale = JetStreamEventRepository::new(cluster.client().await?, config.clone()).await?;
+    stale.append(&added_events("contested", 1, &[1])).await?;
+    repo.append(&added_events("contested", 2, &[2])).await?;
+
+    let ids: Vec<String> = (0..30).map(|i| format!("member-{i}")).collect();
+    let first_round = ids.iter().enumerate().map(|(i, id)| {
+        let events = added_events(id, 1, &[i as i64]);
+        let stale = stale.clone();
+        async move { stale.append(&events).await }
+    });
+    for acked in futures::future::join_all(first_round).await {
+        acked?;
+    }
+    assert_eq!(stale.group_commit_stats().batches_committed, 1);
+
+    let second_round = ids.iter().enumerate().map(|(i, id)| {
+        let events = added_events(id, 2, &[i as i64 + 100]);
+        let stale = stale.clone();
+        async move { stale.append(&events).await }
+    });
+    let contested = added_events("contested", 2, &[999]);
+    let (members, conflict) = futures::join!(
+        futures::future::join_all(second_round),
+        stale.append(&contested)
+    );
+    assert!(
+        matches!(conflict, Err(JetStreamError::Conflict { .. })),
+        "{conflict:?}"
+    );
+    for acked in members {
+        acked?;
+    }
+    assert_eq!(stale.group_commit_stats().batches_split, 1);
+
+    cluster.kill(0)?;
+    for (i, id) in ids.iter().enumerate() {
+        let events = load_through_failover(&repo, id, 2).await?;
+        assert_eq!(amounts(&events), [i as i64, i as i64 + 100]);
+    }
+    assert_eq!(
+        amounts(&load_through_failover(&repo, "contested", 2).await?),
+        [1, 2]
+    );
+    Ok(())
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use cim_jetstream::testing::NatsServer;
-use cim_jetstream::{JetStreamConfig, JetStreamEventRepository, SyncPolicy};
+use cim_jetstream::{GroupCommit, JetStreamConfig, JetStreamEventRepository, SyncPolicy};
 use common::{Ledger, TestResult, added_events, amounts};
 use cqrs_es::persist::PersistedEventRepository;
 
@@ -55,15 +55,27 @@ async fn a_graceful_stop_and_restart_keeps_everything_too() -> TestResult {
 }
 
 /// A commit acknowledged under `sync_interval: always` is on disk when the ack arrives: the
-/// server is killed the moment the acks are in, with 100 commits acked concurrently and one
-/// alone, and everything acked is there after the restart.
+/// server is killed the moment the acks are in, with 100 commits acked concurrently (as one
+/// atomic batch, and in the next test one by one) and one alone, and everything acked is there
+/// after the restart.
 #[tokio::test]
 async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() -> TestResult {
+    acked_under_sync_always_survive_kill_9(GroupCommit::On).await
+}
+
+/// The same with every commit published alone (the default).
+#[tokio::test]
+async fn commits_acked_alone_under_sync_always_survive_kill_9_right_after_the_ack() -> TestResult {
+    acked_under_sync_always_survive_kill_9(GroupCommit::Off).await
+}
+
+async fn acked_under_sync_always_survive_kill_9(group_commit: GroupCommit) -> TestResult {
     let mut server = NatsServer::start_with_sync(SyncPolicy::Always).await?;
     assert_eq!(server.reported_sync_policy().await?, SyncPolicy::Always);
     let url = server.url();
     let config = JetStreamConfig {
         sync: SyncPolicy::Always,
+        group_commit,
         ..JetStreamConfig::default()
     };
     let repo = JetStreamEventRepository::connect(&url, config.clone()).await?;
@@ -75,6 +87,13 @@ async fn a_commit_acked_under_sync_always_survives_kill_9_right_after_the_ack() 
     for acked in futures::future::join_all(appends).await {
         acked?;
     }
+    // Grouped, they were acked as one atomic batch; otherwise one by one.
+    let batched = if group_commit == GroupCommit::On {
+        100
+    } else {
+        0
+    };
+    assert_eq!(repo.group_commit_stats().commits_in_batches, batched);
     server.kill();
 
     server.restart().await?;

@@ -159,3 +159,47 @@ async fn pack_after_zero_never_packs() -> TestResult {
     assert!(!pack_exists(&repo, "ledger.plain").await?);
     Ok(())
 }
+
+/// With no commit after the pack, a load is the pack plus the subject's last commit, asked for
+/// together; the pack is used only when that last commit is the pack's own.
+#[tokio::test]
+async fn a_complete_pack_is_confirmed_by_the_last_commit_alone() -> TestResult {
+    let (server, repo) = server_and_repo().await?;
+    append_commits(&repo, "whole", 1, 40).await?;
+    repo.get_events::<Ledger>("whole").await?;
+    let bucket = repo
+        .jetstream()
+        .get_key_value(repo.config().history_bucket.clone())
+        .await?;
+    let pack = bucket.get("ledger.whole").await?.ok_or("no pack written")?;
+    let mut value: serde_json::Value = serde_json::from_slice(&pack)?;
+    let expected: Vec<i64> = (1..=40).collect();
+
+    // An early event altered in the pack shows up: the load used the pack.
+    value["events"][0]["payload"]["amount"] = serde_json::json!(999);
+    bucket
+        .put("ledger.whole", serde_json::to_vec(&value)?.into())
+        .await?;
+    let fresh =
+        JetStreamEventRepository::connect(&server.url(), JetStreamConfig::default()).await?;
+    assert_eq!(
+        amounts(&fresh.get_events::<Ledger>("whole").await?)[..2],
+        [999, 2]
+    );
+
+    // The pack's last commit altered: the stream does not confirm it, so the stream wins.
+    value["events"][39]["payload"]["amount"] = serde_json::json!(-1);
+    bucket
+        .put("ledger.whole", serde_json::to_vec(&value)?.into())
+        .await?;
+    let fresh =
+        JetStreamEventRepository::connect(&server.url(), JetStreamConfig::default()).await?;
+    assert_eq!(
+        amounts(&fresh.get_events::<Ledger>("whole").await?),
+        expected
+    );
+    // Appending after that load continues at the right sequence.
+    fresh.append(&added_events("whole", 41, &[41])).await?;
+    assert_eq!(fresh.get_events::<Ledger>("whole").await?.len(), 41);
+    Ok(())
+}
