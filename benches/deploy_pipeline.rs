@@ -13,18 +13,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cim_jetstream::testing::NatsServer;
 use cim_leaf::pipeline::{EmbeddedBackend, NatsBackend, NixCheck, Pipeline, PipelineOptions};
-use cim_leaf::{Fleet, FleetOptions};
+use cim_leaf::Fleet;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The cim-leaf flake the generated hosts import the agent modules from.
+const AGENT_FLAKE: &str = "github:example/cim-leaf";
+
 fn options() -> PipelineOptions {
-    PipelineOptions {
+    let mut options = PipelineOptions {
         nix: NixCheck::RnixOnly,
         ..PipelineOptions::default()
-    }
+    };
+    options.fleet.flake.cim_leaf = Some(AGENT_FLAKE.to_owned());
+    options
 }
 
 /// The example fleet with the agents' definitions by absolute path and the load balancer's
@@ -56,9 +61,16 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("deploy_pipeline");
     group.sample_size(10);
 
+    // A bench of a failing run would time the error path: the baseline must work.
+    if let Err(error) = Fleet::load(&graph, options().fleet)
+        .map_err(|e| e.to_string())
+        .and_then(|fleet| fleet.translate().map_err(|e| e.to_string()))
+    {
+        panic!("the example fleet does not translate: {error}");
+    }
     group.bench_function("baseline_load_translate_write", |b| {
         b.iter(|| {
-            let fleet = Fleet::load(&graph, FleetOptions::default());
+            let fleet = Fleet::load(&graph, options().fleet);
             let written = fleet
                 .ok()
                 .and_then(|fleet| fleet.translate().ok())
@@ -67,6 +79,20 @@ fn bench(c: &mut Criterion) {
         });
     });
 
+    // Likewise one embedded run must approve before it is timed.
+    let first = EmbeddedBackend::embedded()
+        .map_err(|e| e.to_string())
+        .map(|backend| Pipeline::new(backend, options()))
+        .and_then(|pipeline| {
+            runtime
+                .block_on(pipeline.deploy(&graph, &out, &()))
+                .map_err(|e| e.to_string())
+        });
+    match first {
+        Ok(report) if report.approved() => {}
+        Ok(report) => panic!("the example fleet was not approved: {report}"),
+        Err(error) => panic!("the pipeline failed: {error}"),
+    }
     group.bench_function("embedded", |b| {
         b.to_async(&runtime).iter(|| async {
             let Ok(backend) = EmbeddedBackend::embedded() else {

@@ -75,6 +75,13 @@ fn ten_agent_fleet(dir: &Path) -> Result<String, std::io::Error> {
     Ok(text)
 }
 
+/// The cim-leaf flake the generated hosts import the agent modules from.
+const AGENT_FLAKE: &str = "github:example/cim-leaf";
+
+fn fleet_options() -> FleetOptions {
+    FleetOptions::default().with_agent_flake(AGENT_FLAKE)
+}
+
 fn numbered(dir: &Path, fleet: &str, n: u64) -> Result<PathBuf, std::io::Error> {
     let path = dir.join(format!("fleet-{n}.yaml"));
     std::fs::write(
@@ -100,9 +107,13 @@ fn bench(c: &mut Criterion) {
     let Ok(baseline_graph) = numbered(dir.path(), &fleet_text, u64::MAX) else {
         return;
     };
+    // A bench of a failing run would time the error path: the baseline must work.
+    if let Err(error) = Fleet::load(&baseline_graph, fleet_options()) {
+        panic!("the ten-agent fleet does not load: {error}");
+    }
     group.bench_function("baseline_load_translate_write", |b| {
         b.iter(|| {
-            let written = Fleet::load(&baseline_graph, FleetOptions::default())
+            let written = Fleet::load(&baseline_graph, fleet_options())
                 .ok()
                 .and_then(|fleet| fleet.translate().ok())
                 .and_then(|spec| spec.check_syntax().and_then(|()| spec.write_to(&out)).ok());
@@ -119,7 +130,7 @@ fn bench(c: &mut Criterion) {
         }
     };
     let url = server.url();
-    let Ok(fleet) = Fleet::load(&baseline_graph, FleetOptions::default()) else {
+    let Ok(fleet) = Fleet::load(&baseline_graph, fleet_options()) else {
         eprintln!("the ten-agent fleet does not load; skipping");
         return;
     };
@@ -167,6 +178,7 @@ fn bench(c: &mut Criterion) {
                 nix: NixCheck::RnixOnly,
                 agents: AgentParticipation::Remote { wait },
                 replica_timeout: wait,
+                fleet: fleet_options(),
                 ..PipelineOptions::default()
             },
         );
