@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cim_jetstream::testing::NatsServer;
-use cim_leaf::pipeline::{EmbeddedBackend, NatsBackend, NixCheck, Pipeline, PipelineOptions};
 use cim_leaf::Fleet;
+use cim_leaf::pipeline::{EmbeddedBackend, NatsBackend, NixCheck, Pipeline, PipelineOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn root() -> &'static Path {
