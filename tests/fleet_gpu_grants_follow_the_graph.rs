@@ -17,15 +17,18 @@ fn agent(name: &str) -> String {
     format!("---\nname: {name}\nversion: 1.0.0\n---\n# Role\nHelp.\n")
 }
 
-/// Loads a fleet of agents `names`, each asking for one GPU on a two-GPU host.
-fn fleet(dir: &std::path::Path, names: &[&str]) -> Result<Fleet, Box<dyn std::error::Error>> {
-    let mut graph = String::from(
-        "hosts:\n  - { name: gpu-1, gpus: [{ model: NVIDIA L4, compute_capability: '8.9', count: 2 }] }\nnodes:\n",
-    );
-    for name in names {
+/// Loads a fleet of one host `gpu-1` declaring `gpus`, with one agent per `(name, request)`,
+/// `request` being its node's GPU fields.
+fn load_fleet(
+    dir: &std::path::Path,
+    gpus: &str,
+    agents: &[(&str, String)],
+) -> Result<Fleet, Box<dyn std::error::Error>> {
+    let mut graph = format!("hosts:\n  - {{ name: gpu-1, gpus: [{gpus}] }}\nnodes:\n");
+    for (name, request) in agents {
         std::fs::write(dir.join(format!("{name}.md")), agent(name))?;
         graph.push_str(&format!(
-            "  - {{ name: {name}, type: agent, host: gpu-1, definition: {name}.md, gpus: 1 }}\n"
+            "  - {{ name: {name}, type: agent, host: gpu-1, definition: {name}.md, {request} }}\n"
         ));
     }
     let path = dir.join("graph.yaml");
@@ -34,6 +37,16 @@ fn fleet(dir: &std::path::Path, names: &[&str]) -> Result<Fleet, Box<dyn std::er
         &path,
         FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
     )?)
+}
+
+/// Loads a fleet of agents `names`, each asking for one GPU on a two-GPU host.
+fn fleet(dir: &std::path::Path, names: &[&str]) -> Result<Fleet, Box<dyn std::error::Error>> {
+    let agents: Vec<(&str, String)> = names.iter().map(|n| (*n, "gpus: 1".to_owned())).collect();
+    load_fleet(
+        dir,
+        "{ model: NVIDIA L4, compute_capability: '8.9', count: 2 }",
+        &agents,
+    )
 }
 
 /// What the stored pool holds: (agent, GPU) per live allocation.
@@ -94,21 +107,15 @@ fn sharing(
     dir: &std::path::Path,
     shares: &[(&str, u64)],
 ) -> Result<Fleet, Box<dyn std::error::Error>> {
-    let mut graph = String::from(
-        "hosts:\n  - { name: gpu-1, gpus: [{ model: NVIDIA L40S, compute_capability: '8.9', memory_mb: 49152 }] }\nnodes:\n",
-    );
-    for (name, mb) in shares {
-        std::fs::write(dir.join(format!("{name}.md")), agent(name))?;
-        graph.push_str(&format!(
-            "  - {{ name: {name}, type: agent, host: gpu-1, definition: {name}.md, gpu_memory_mb: {mb} }}\n"
-        ));
-    }
-    let path = dir.join("graph.yaml");
-    std::fs::write(&path, graph)?;
-    Ok(Fleet::load(
-        &path,
-        FleetOptions::default().with_agent_flake("github:example/cim-leaf"),
-    )?)
+    let agents: Vec<(&str, String)> = shares
+        .iter()
+        .map(|(name, mb)| (*name, format!("gpu_memory_mb: {mb}")))
+        .collect();
+    load_fleet(
+        dir,
+        "{ model: NVIDIA L40S, compute_capability: '8.9', memory_mb: 49152 }",
+        &agents,
+    )
 }
 
 /// What the stored pool holds: (agent, MiB) per live allocation.

@@ -177,15 +177,7 @@ async fn an_agent_publishing_on_another_agents_subjects_is_refused() -> TestResu
     let mut announcements = observer.subscribe("cim.agents.>").await?;
     observer.flush().await?;
 
-    let (errors_tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
-    let options = async_nats::ConnectOptions::new().event_callback(move |event| {
-        let errors_tx = errors_tx.clone();
-        async move {
-            if let async_nats::Event::ServerError(error) = event {
-                let _ = errors_tx.send(error.to_string());
-            }
-        }
-    });
+    let (options, mut errors) = server_errors(async_nats::ConnectOptions::new());
     let bob = deployed.client_as("bob", options).await?;
     bob.publish("cim.agents.sage.registered", "i am sage".into())
         .await?;

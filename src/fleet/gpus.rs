@@ -157,22 +157,10 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
                     plan.grants
                         .entry(request.agent.to_owned())
                         .or_default()
-                        .push(GpuGrant {
-                            host: host.to_owned(),
-                            uuid: device.uuid().clone(),
-                            model: device.view().model,
-                            device: device_number(device),
-                            memory_mb: None,
-                        });
+                        .push(grant(host, device, None));
                 }
                 Ok(events) => {
-                    let why = match events.iter().find_map(|event| match event {
-                        PoolEvent::AllocationRejected { reason, .. } => Some(reason.to_string()),
-                        _ => None,
-                    }) {
-                        Some(reason) => reason,
-                        None => "no grant was recorded".to_owned(),
-                    };
+                    let why = rejection(events);
                     plan.problems.push(ValidationError::InvalidField {
                         node: request.agent.to_owned(),
                         field: "gpus".to_owned(),
@@ -185,12 +173,30 @@ fn grant_on_host(host: &str, devices: &[GpuDevice], requests: &[Request<'_>], pl
     }
 }
 
-/// The NVIDIA device number of `device` (`/dev/nvidia<n>`); Apple GPUs have no device node.
-fn device_number(device: &GpuDevice) -> Option<u32> {
-    match device {
-        GpuDevice::Nvidia(gpu) => Some(gpu.index),
-        GpuDevice::AppleSilicon(_) => None,
+/// The grant of `device` on `host`: whole (`memory_mb` `None`) or a share of `memory_mb` MiB.
+/// NVIDIA GPUs carry their device number (`/dev/nvidia<n>`); Apple GPUs have no device node.
+fn grant(host: &str, device: &GpuDevice, memory_mb: Option<u64>) -> GpuGrant {
+    GpuGrant {
+        host: host.to_owned(),
+        uuid: device.uuid().clone(),
+        model: device.view().model,
+        device: match device {
+            GpuDevice::Nvidia(gpu) => Some(gpu.index),
+            GpuDevice::AppleSilicon(_) => None,
+        },
+        memory_mb,
     }
+}
+
+/// Why the pool granted nothing: the reason it recorded, if any.
+fn rejection(events: &[PoolEvent]) -> String {
+    events
+        .iter()
+        .find_map(|event| match event {
+            PoolEvent::AllocationRejected { reason, .. } => Some(reason.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "no grant was recorded".to_owned())
 }
 
 /// Asks the host's pool for `mb` MiB of one GPU for `agent`, unpinned: the allocator chooses the
@@ -229,24 +235,9 @@ fn grant_share(
             plan.grants
                 .entry(agent.to_owned())
                 .or_default()
-                .push(GpuGrant {
-                    host: host.to_owned(),
-                    uuid: device.uuid().clone(),
-                    model: device.view().model,
-                    device: device_number(device),
-                    memory_mb: Some(mb),
-                });
+                .push(grant(host, device, Some(mb)));
         }
-        Ok(events) => {
-            let why = events
-                .iter()
-                .find_map(|event| match event {
-                    PoolEvent::AllocationRejected { reason, .. } => Some(reason.to_string()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "no grant was recorded".to_owned());
-            plan.problems.push(refused(why));
-        }
+        Ok(events) => plan.problems.push(refused(rejection(events))),
         Err(error) => plan.problems.push(host_problem(host, error.to_string())),
     }
 }

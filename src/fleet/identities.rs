@@ -69,6 +69,13 @@ pub(super) fn resolve(
             },
         });
     }
+    // The knowledge space every agent's replica lives in (the pipeline's): a constant name.
+    let space = KnowledgeSubjects::new(crate::pipeline::KNOWLEDGE_SPACE).map_err(|error| {
+        FleetError::NatsIdentity {
+            identity: crate::pipeline::KNOWLEDGE_SPACE.to_owned(),
+            reason: error.to_string(),
+        }
+    })?;
     for client in nats_clients(graph) {
         let Some(nkey) = keys.get(&client.name) else {
             missing.push(client.name);
@@ -76,19 +83,17 @@ pub(super) fn resolve(
         };
         let allowed = match client.kind {
             ClientKind::Agent => {
-                let identity_error = |reason: String| FleetError::NatsIdentity {
-                    identity: client.name.clone(),
-                    reason,
-                };
-                // The knowledge space every agent's replica lives in (the pipeline's).
-                let space = KnowledgeSubjects::new(crate::pipeline::KNOWLEDGE_SPACE)
-                    .map_err(|error| identity_error(error.to_string()))?;
                 let Some(id) = agent_ids.get(client.name.as_str()) else {
                     // An agent node whose definition did not load: reported by the loader.
                     continue;
                 };
-                let permissions = agent_permissions(&client.name, *id, &space)
-                    .map_err(|error| identity_error(error.to_string()))?;
+                let permissions =
+                    agent_permissions(&client.name, *id, &space).map_err(|error| {
+                        FleetError::NatsIdentity {
+                            identity: client.name.clone(),
+                            reason: error.to_string(),
+                        }
+                    })?;
                 Allowed {
                     publish: permissions.publish.allow,
                     subscribe: permissions.subscribe.allow,

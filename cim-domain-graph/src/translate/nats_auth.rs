@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::edge::DeploymentEdgeType;
 use crate::graph::DeploymentGraph;
 use crate::node::{DeploymentNodeType, MessageBusSpec};
+use crate::security::NatsTlsSpec;
 
 /// The subject prefix of services' own messages: `cim.services.<name>.>`.
 pub const SERVICE_SUBJECTS: &str = "cim.services";
@@ -161,12 +162,7 @@ pub fn security_settings(
         settings.insert("authorization".to_owned(), json!({ "users": users }));
     }
     if let Some(tls) = &spec.tls {
-        let mut block = Map::new();
-        block.insert("cert_file".to_owned(), json!(tls.cert_file));
-        block.insert("key_file".to_owned(), json!(tls.key_file));
-        if let Some(ca) = &tls.ca_file {
-            block.insert("ca_file".to_owned(), json!(ca));
-        }
+        let block = tls_block(tls);
         let mut client = block.clone();
         if tls.verify_clients {
             client.insert("verify".to_owned(), json!(true));
@@ -182,6 +178,17 @@ pub fn security_settings(
     settings
 }
 
+/// nats-server's `tls` block of `tls`'s files: `{ cert_file, key_file, ca_file? }`.
+fn tls_block(tls: &NatsTlsSpec) -> Map<String, Value> {
+    let mut block = Map::new();
+    block.insert("cert_file".to_owned(), json!(tls.cert_file));
+    block.insert("key_file".to_owned(), json!(tls.key_file));
+    if let Some(ca) = &tls.ca_file {
+        block.insert("ca_file".to_owned(), json!(ca));
+    }
+    block
+}
+
 /// The leaf remotes of a bus with its credentials file and TLS: `{ url, credentials?, tls? }`
 /// per URL. The remote presents the bus's own certificate and verifies the hub with its CA.
 pub fn leaf_remotes(spec: &MessageBusSpec, urls: &[String]) -> Vec<Value> {
@@ -193,13 +200,7 @@ pub fn leaf_remotes(spec: &MessageBusSpec, urls: &[String]) -> Vec<Value> {
                 remote.insert("credentials".to_owned(), json!(creds));
             }
             if let Some(tls) = &spec.tls {
-                let mut block = Map::new();
-                block.insert("cert_file".to_owned(), json!(tls.cert_file));
-                block.insert("key_file".to_owned(), json!(tls.key_file));
-                if let Some(ca) = &tls.ca_file {
-                    block.insert("ca_file".to_owned(), json!(ca));
-                }
-                remote.insert("tls".to_owned(), Value::Object(block));
+                remote.insert("tls".to_owned(), Value::Object(tls_block(tls)));
             }
             Value::Object(remote)
         })
@@ -210,7 +211,6 @@ pub fn leaf_remotes(spec: &MessageBusSpec, urls: &[String]) -> Vec<Value> {
 mod tests {
     use super::*;
     use crate::node::{DeploymentNode, ServiceSpec};
-    use crate::security::NatsTlsSpec;
 
     fn graph() -> Result<DeploymentGraph, Box<dyn std::error::Error>> {
         let mut graph = DeploymentGraph::new();

@@ -66,19 +66,7 @@ impl NatsServer {
 
     /// Starts a single JetStream server whose store syncs to disk as `sync` says.
     pub async fn start_with_sync(sync: SyncPolicy) -> Result<Self, HarnessError> {
-        let [port, monitor_port] = free_ports::<2>()?;
-        let spec = NodeSpec {
-            name: "cim-test".to_string(),
-            port,
-            monitor_port,
-            cluster: None,
-            sync,
-            extra: String::new(),
-        };
-        let mut server = Self::create(spec)?;
-        server.spawn()?;
-        server.wait_ready().await?;
-        Ok(server)
+        Self::builder().sync(sync).start().await
     }
 
     /// Prepares a node without starting it (the cluster starts all nodes, then waits for all).
