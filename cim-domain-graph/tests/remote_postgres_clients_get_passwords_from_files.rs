@@ -61,3 +61,23 @@ fn a_database_with_only_local_clients_sets_no_passwords() -> TestResult {
     assert!(!host.contains(PASSWORD_UNIT));
     Ok(())
 }
+
+#[test]
+fn every_client_whose_password_is_set_is_given_its_file() -> TestResult {
+    let graph = GraphDocument::from_yaml_str(GRAPH)?.to_graph()?;
+    let spec =
+        FlakeTranslator::new(NodeTranslatorRegistry::with_builtins()).translate_checked(&graph)?;
+    let web = spec.file("hosts/web-1.nix").ok_or("no web-1 module")?;
+    // `shop` depends on the database; `reporter` connects to it and the database lists it in
+    // `users`: the database host sets both passwords, so both services load their file.
+    for client in ["shop", "reporter"] {
+        let credential = format!("pg-password:{}", postgres_password_path(client));
+        assert!(web.contains(&credential), "{credential} missing:\n{web}");
+        let variable =
+            format!("PGPASSWORD_FILE = \"/run/credentials/{client}.service/pg-password\";");
+        assert!(web.contains(&variable), "{variable} missing:\n{web}");
+    }
+    let db = spec.file("hosts/db-1.nix").ok_or("no db-1 module")?;
+    assert!(!db.contains("PGPASSWORD_FILE"), "{db}");
+    Ok(())
+}

@@ -7,7 +7,7 @@ use cim_domain_nix::{AttrSet, Expr, list};
 
 use super::{limit_resources, wrong_kind};
 use crate::edge::DeploymentEdgeType;
-use crate::node::{DeploymentNode, DeploymentNodeType};
+use crate::node::{DatabaseSpec, DeploymentNode, DeploymentNodeType};
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
 /// Translates `database` nodes into `services.postgresql`.
@@ -56,7 +56,12 @@ impl NodeTranslator for DatabaseTranslator {
         let password_roles: Vec<&str> = remote_nodes
             .iter()
             .copied()
-            .filter(|name| users.contains(name))
+            .filter(|name| {
+                context
+                    .graph()
+                    .node(name)
+                    .is_some_and(|client| logs_in_with_password(client, node, spec, context))
+            })
             .collect();
         let ensure_users = users.iter().map(|user| {
             let mut entry = AttrSet::new();
@@ -85,6 +90,33 @@ impl NodeTranslator for DatabaseTranslator {
         super::database_passwords::set_passwords(module, &password_roles)?;
         Ok(())
     }
+}
+
+/// Whether `client` logs in to `database` (whose spec is `spec`) with a password, which the
+/// database host sets from its file and the client reads (`PGPASSWORD_FILE`): it runs on another
+/// host (pg_hba `scram-sha-256`), has a `depends_on` or `connects_to` edge to the database, and a
+/// role there (it depends on the database, or the database lists it in `users`).
+pub(super) fn logs_in_with_password(
+    client: &DeploymentNode,
+    database: &DeploymentNode,
+    spec: &DatabaseSpec,
+    context: &TranslationContext<'_>,
+) -> bool {
+    let mut depends = false;
+    let mut connects = false;
+    for view in context.graph().outgoing(&client.name) {
+        if view.to.name == database.name {
+            match view.edge {
+                DeploymentEdgeType::DependsOn => depends = true,
+                DeploymentEdgeType::ConnectsTo { .. } => connects = true,
+                _ => {}
+            }
+        }
+    }
+    // A dependent has a role of its own; a connecting node only one the database lists.
+    (depends || connects && spec.users.contains(&client.name))
+        && !context.same_host(&client.name, &database.name)
+        && context.host_of(&client.name).is_some()
 }
 
 /// A pg_hba address field: an IP as a single-host CIDR, a host name as written.

@@ -5,7 +5,7 @@ use cim_domain_nix::{AttrPath, Expr, StrPart, SystemdService, ident, interpolate
 use super::wrong_kind;
 use crate::node::{DeploymentNode, DeploymentNodeType, ServiceSpec};
 use crate::security::{nats_seed_path, postgres_password_path};
-use crate::translate::connections::{POSTGRESQL_SOCKET_DIR, connection_environment};
+use crate::translate::connections::connection_environment;
 use crate::translate::{HostModules, NodeTranslator, TranslationContext, TranslationError};
 
 /// Translates `service` nodes into `systemd.services.<name>`.
@@ -14,8 +14,8 @@ use crate::translate::{HostModules, NodeTranslator, TranslationContext, Translat
 /// as root at start and handed to the unit's own user, which with `DynamicUser` could not read
 /// `/run/secrets`), with the file's path in an environment variable: its NATS NKey seed as
 /// `NATS_NKEY_SEED_FILE` when the fleet's buses require NKeys ([`with_nats_seeds`]) and it
-/// talks to a bus, and the password of its role as `PGPASSWORD_FILE` when it depends on a
-/// database on another host (which authenticates with `scram-sha-256`). The paths are
+/// talks to a bus, and the password of its role as `PGPASSWORD_FILE` when a database on another
+/// host sets one for it (which authenticates with `scram-sha-256`). The paths are
 /// [`crate::security`]'s conventions; nothing secret is in the store.
 ///
 /// [`with_nats_seeds`]: Self::with_nats_seeds
@@ -72,11 +72,12 @@ impl NodeTranslator for ServiceTranslator {
                 credential_path(name, "nats-seed"),
             );
         }
-        if environment
-            .get("PGHOST")
-            .is_some_and(|host| host != POSTGRESQL_SOCKET_DIR)
-            && environment.get("PGUSER") == Some(&node.name)
-        {
+        // The database translator's own rule for who gets a password set.
+        let password = context.graph().outgoing(&node.name).any(|view| {
+            matches!(&view.to.node_type, DeploymentNodeType::Database(database)
+                if super::database::logs_in_with_password(node, view.to, database, context))
+        });
+        if password {
             credentials.push(format!("pg-password:{}", postgres_password_path(name)));
             environment.insert(
                 "PGPASSWORD_FILE".to_owned(),
