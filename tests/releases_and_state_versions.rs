@@ -149,3 +149,19 @@ fn agents_need_the_users_cim_leaf_flake_and_never_get_a_placeholder() -> TestRes
     assert!(!flake.contains("example.invalid"), "{flake}");
     Ok(())
 }
+
+#[test]
+fn an_unusable_state_version_flag_is_one_problem_not_one_per_host() -> TestResult {
+    let output = cim_leaf(&[
+        "translate",
+        "examples/graphs/five-services.yaml",
+        "--check",
+        "--state-version",
+        "26",
+    ])?;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("has 1 problem"), "{stderr}");
+    assert!(stderr.contains("flake.state_version"), "{stderr}");
+    Ok(())
+}

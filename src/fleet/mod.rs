@@ -248,8 +248,13 @@ fn settle_flake(graph: &mut DeploymentGraph, options: &FleetOptions) {
             }
             let installed = options.installed_state_versions.get(&node.name).cloned();
             let darwin = cim_domain_graph::translate::darwin::is_darwin(&spec.system);
-            let version =
-                installed.or_else(|| (!darwin).then(|| settings.state_version().to_owned()))?;
+            // An unusable `flake.state_version` is reported once, as the setting's problem,
+            // not again on every host it would have been copied to.
+            let usable =
+                cim_domain_graph::settings::nixos_release_problem(settings.state_version())
+                    .is_none();
+            let version = installed
+                .or_else(|| (!darwin && usable).then(|| settings.state_version().to_owned()))?;
             let mut spec = spec.clone();
             spec.state_version = Some(version);
             Some(DeploymentNode::new(
