@@ -2,13 +2,19 @@
 //! user feels: a sequential checked append (one event per commit), 100 commits in flight over 100
 //! aggregates, and `get_events` of a 1,000-event aggregate (1,000 single-event commits).
 //!
-//! Six stores, each with fresh servers started by the bench: postgres-es on a private
+//! The stores, each with fresh servers started by the bench: postgres-es on a private
 //! PostgreSQL (default settings: every commit waits for the WAL flush), and cim-jetstream on a
 //! nats-server with its default sync (every two minutes), on one with `sync_interval: always`
 //! and on an R3 cluster of three `always` servers on this machine; on both `always`
-//! deployments the default configuration (every commit published alone) and a second stream
-//! with `GroupCommit::On` (concurrent commits as atomic batches).
-//! Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
+//! deployments the default configuration (`GroupCommit::Auto`: concurrent commits as atomic
+//! batches on nats-server 2.15+) and a second stream with `GroupCommit::Off` (every commit
+//! published alone). Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
+//!
+//! Two baselines run in the same rounds: `bare-async-nats-always`, plain JetStream publishes of
+//! the same payload on the `always` server, awaited one by one or 100 in flight (the floor any
+//! store on that server has), and for loads `decode-only`, decoding the same 1,000 events from a
+//! buffer in memory into the `SerializedEvent`s `get_events` returns (the floor any store that
+//! returns them has, PostgreSQL's included).
 //!
 //! The machine is shared and noisy, so the stores are interleaved: each path is measured in
 //! `CIM_BENCH_ROUNDS` rounds (default 3, 1 in test mode), every round measuring every store, and
@@ -101,11 +107,56 @@ CREATE TABLE snapshots (
     payload json NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id, last_sequence));";
 
-/// One store under test, with its own next sequence per path.
+/// An event as a row: every field of a `SerializedEvent` (which has no serde impls).
+#[derive(Serialize, Deserialize)]
+struct Row {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: usize,
+    event_type: String,
+    event_version: String,
+    payload: serde_json::Value,
+    metadata: serde_json::Value,
+}
+
+impl From<Row> for SerializedEvent {
+    fn from(row: Row) -> Self {
+        SerializedEvent {
+            aggregate_id: row.aggregate_id,
+            sequence: row.sequence,
+            aggregate_type: row.aggregate_type,
+            event_type: row.event_type,
+            event_version: row.event_version,
+            payload: row.payload,
+            metadata: row.metadata,
+        }
+    }
+}
+
+impl From<SerializedEvent> for Row {
+    fn from(event: SerializedEvent) -> Self {
+        Row {
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            sequence: event.sequence,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            payload: event.payload,
+            metadata: event.metadata,
+        }
+    }
+}
+
+/// One store under test, with its own next sequence per path, or a baseline.
 #[derive(Clone)]
 enum Store {
     Postgres(Arc<PostgresEventRepository>),
     JetStream(JetStreamEventRepository),
+    /// Plain publishes on a plain stream, and a decode of `history` (the 1,000 events as JSON).
+    Baseline {
+        jetstream: async_nats::jetstream::Context,
+        history: Arc<Vec<u8>>,
+    },
 }
 
 impl Store {
@@ -113,6 +164,19 @@ impl Store {
         let result = match self {
             Self::Postgres(repo) => repo.persist::<Counter>(events, None).await,
             Self::JetStream(repo) => repo.persist::<Counter>(events, None).await,
+            Self::Baseline { jetstream, .. } => {
+                let publish = async {
+                    let rows: Vec<Row> = events.iter().cloned().map(Row::from).collect();
+                    let payload = serde_json::to_vec(&rows)?;
+                    let subject = format!("bare.{}", events[0].aggregate_id);
+                    jetstream.publish(subject, payload.into()).await?.await?;
+                    Ok::<_, Box<dyn std::error::Error>>(())
+                };
+                match publish.await {
+                    Ok(()) => Ok(()),
+                    Err(err) => panic!("bare publish: {err}"),
+                }
+            }
         };
         if let Err(err) = result {
             panic!("persist: {err}");
@@ -123,6 +187,10 @@ impl Store {
         let result = match self {
             Self::Postgres(repo) => repo.get_events::<Counter>(id).await,
             Self::JetStream(repo) => repo.get_events::<Counter>(id).await,
+            Self::Baseline { history, .. } => match serde_json::from_slice::<Vec<Row>>(history) {
+                Ok(rows) => Ok(rows.into_iter().map(SerializedEvent::from).collect()),
+                Err(err) => panic!("decode: {err}"),
+            },
         };
         match result {
             Ok(events) => events.len(),
@@ -179,20 +247,31 @@ fn event_store_vs_postgres(c: &mut Criterion) {
             }
         };
         // What group commit changes, measured in the same run: on the `always` server and on
-        // the cluster a second stream that groups (the default publishes every commit alone).
-        let grouped = JetStreamConfig {
-            group_commit: GroupCommit::On,
-            ..JetStreamConfig::named("GROUPED")
+        // the cluster a second stream that publishes every commit alone (the default groups on
+        // nats-server 2.15+).
+        let alone = JetStreamConfig {
+            group_commit: GroupCommit::Off,
+            ..JetStreamConfig::named("ALONE")
         };
         let r3 = JetStreamConfig {
             replicas: 3,
             ..JetStreamConfig::default()
         };
-        let r3_grouped = JetStreamConfig {
+        let r3_alone = JetStreamConfig {
             replicas: 3,
-            group_commit: GroupCommit::On,
-            ..JetStreamConfig::named("GROUPED")
+            group_commit: GroupCommit::Off,
+            ..JetStreamConfig::named("ALONE")
         };
+        let bare = async_nats::jetstream::new(always.client().await?);
+        bare.create_stream(async_nats::jetstream::stream::Config {
+            name: "BARE".to_string(),
+            subjects: vec!["bare.>".to_string()],
+            ..Default::default()
+        })
+        .await?;
+        let history: Vec<Row> = (1..=LOADED_EVENTS)
+            .map(|sequence| Row::from(event("big", sequence)))
+            .collect();
         let contestants = vec![
             (
                 "postgres-es",
@@ -207,22 +286,32 @@ fn event_store_vs_postgres(c: &mut Criterion) {
                 Store::JetStream(connect(&always, SyncPolicy::Always).await?),
             ),
             (
-                "jetstream-always-grouped",
-                Store::JetStream(JetStreamEventRepository::connect(&always.url(), grouped).await?),
+                "jetstream-always-alone",
+                Store::JetStream(JetStreamEventRepository::connect(&always.url(), alone).await?),
             ),
             (
                 "jetstream-r3-always",
                 Store::JetStream(JetStreamEventRepository::new(cluster.client().await?, r3).await?),
             ),
             (
-                "jetstream-r3-always-grouped",
+                "jetstream-r3-always-alone",
                 Store::JetStream(
-                    JetStreamEventRepository::new(cluster.client().await?, r3_grouped).await?,
+                    JetStreamEventRepository::new(cluster.client().await?, r3_alone).await?,
                 ),
+            ),
+            (
+                "bare-async-nats-always",
+                Store::Baseline {
+                    jetstream: bare,
+                    history: Arc::new(serde_json::to_vec(&history)?),
+                },
             ),
         ];
         // The 1,000-event aggregate, as 1,000 single-event commits (the worst case for a load).
         for (_, store) in &contestants {
+            if matches!(store, Store::Baseline { .. }) {
+                continue;
+            }
             for sequence in 1..=LOADED_EVENTS {
                 store.persist(&[event("big", sequence)]).await;
             }
@@ -302,7 +391,11 @@ fn event_store_vs_postgres(c: &mut Criterion) {
         for who in &contestants {
             let samples = samples.clone();
             let store = who.store.clone();
-            let name = who.name;
+            // The baseline decodes the same events from memory: the floor of any load.
+            let name = match who.store {
+                Store::Baseline { .. } => "decode-only",
+                _ => who.name,
+            };
             group.bench_function(format!("get_events_1000/{name}/round{round}"), |b| {
                 b.to_async(&runtime).iter_custom(|iters| {
                     let (store, samples) = (store.clone(), samples.clone());

@@ -44,7 +44,8 @@ pub struct JetStreamConfig {
     /// client protocol does not expose the server's setting, so the repository cannot check it.
     pub sync: SyncPolicy,
     /// Whether commits of different aggregates in flight at the same time are written as one
-    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`); off by default (see
+    /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`). The default,
+    /// [`GroupCommit::Auto`], groups on nats-server 2.15 and later, which sync a batch once (see
     /// [`GroupCommit`] for the measurements behind it). A lone commit is never delayed; see the
     /// crate docs.
     pub group_commit: GroupCommit,

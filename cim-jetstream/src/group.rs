@@ -1,12 +1,13 @@
-//! Group commit (opt-in, `GroupCommit::On`): commits of different aggregates that are in flight
-//! at the same time are written as one atomic batch (nats-server 2.12+, ADR-50), meant to let a
-//! server flush once for the batch instead of once per commit. nats-server 2.12.8 still flushes
-//! every message of a batch, which is why it is off by default (see [`GroupCommit`]).
+//! Group commit: commits of different aggregates that are in flight at the same time are written
+//! as one atomic batch (nats-server 2.12+, ADR-50), so that a server syncs its disk once for the
+//! batch instead of once per commit. nats-server 2.15 does that for R1 file streams
+//! (nats-io/nats-server#8539, "coalesce atomic batch syncs"); 2.12 and 2.14 sync every message of
+//! a batch. [`GroupCommit::Auto`], the default, therefore groups on 2.15 and later only.
 //!
-//! One writer task per repository takes commits from a queue. It publishes what is queued, waits
-//! for the server's answer, and meanwhile the next commits queue up: a lone commit is published
-//! at once (alone, exactly as without grouping), and commits arriving while a publish is in flight
-//! go out together next. A batch holds at most one commit per aggregate (the server checks
+//! A commit that finds nothing else in flight is published at once by its caller, alone,
+//! exactly as without grouping, so a lone writer never pays for the writer task. A commit that
+//! finds others in flight goes to the writer task, one per repository, which publishes what is
+//! queued, waits for the server's answer, and meanwhile the next commits queue up. A batch holds at most one commit per aggregate (the server checks
 //! `Nats-Expected-Last-Subject-Sequence` against the stream as it was before the batch, so a
 //! second commit of the same subject could not be checked), at most
 //! `JetStreamConfig::group_max_commits` commits and about `group_max_bytes` bytes.
@@ -21,7 +22,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_nats::HeaderMap;
 use async_nats::header::{
@@ -42,28 +43,55 @@ const QUEUE: usize = 4096;
 
 /// Whether concurrent commits are grouped into atomic batches.
 ///
-/// Off by default, because on nats-server 2.12.8 grouping saved no disk sync against the same
-/// commits published alone and pipelined, measured with `strace` under `sync_interval: always`
-/// (1,000 commits in rounds of 100: one server synced 1,008 times either way, each R3 node
-/// 1,042-1,076 times alone and 1,072-1,074 grouped: the server syncs every message of a batch,
-/// and the replicated log already coalesces pipelined proposals), and on one server a batch is
-/// processed more slowly than pipelined publishes (`BENCHMARKS.md`). `On` is for servers that
-/// sync once per batch.
+/// Grouping pays only where the server syncs a batch once. Measured with `strace` under
+/// `sync_interval: always`, 1,000 commits in rounds of 100 (`BENCHMARKS.md`): nats-server 2.12.8
+/// synced 1,008 times alone and 1,008 times grouped (it syncs every message of a batch), and a
+/// batch was processed more slowly than the same commits pipelined; nats-server 2.15 coalesces
+/// the syncs of an R1 batch (nats-io/nats-server#8539), and 100 commits in flight take about
+/// half the time grouped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum GroupCommit {
-    /// Every commit is published alone, pipelined with the others in flight.
+    /// [`On`](Self::On) when the server the repository connects to is nats-server 2.15 or later,
+    /// [`Off`](Self::Off) otherwise (the version comes from the server's `INFO` at connect).
     #[default]
+    Auto,
+    /// Every commit is published alone, pipelined with the others in flight.
     Off,
     /// Commits of different aggregates in flight together go out as one atomic batch (the
     /// stream must allow atomic publish; nats-server 2.12+).
     On,
 }
 
+/// The first nats-server release that syncs an atomic batch once (nats-io/nats-server#8539).
+const COALESCED_BATCH_SYNCS: (u64, u64) = (2, 15);
+
+impl GroupCommit {
+    /// Whether commits are grouped on a server that reports `server_version` (its `INFO`
+    /// `version`, such as `"2.15.1"`). `Auto` groups on 2.15 and later; a version that does not
+    /// parse counts as older.
+    pub fn groups_on(self, server_version: &str) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Auto => {
+                let mut parts = server_version
+                    .trim_start_matches('v')
+                    .split(['.', '-', '+'])
+                    .map(str::parse::<u64>);
+                match (parts.next(), parts.next()) {
+                    (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= COALESCED_BATCH_SYNCS,
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
 /// Counters of the group-commit writer since the repository was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Commits published alone (nothing else was waiting, or grouping is off), not counting
-    /// those published again after their batch was rejected.
+    /// Commits published alone (nothing else was in flight or waiting, or grouping is off), not
+    /// counting those published again after their batch was rejected.
     pub commits_alone: u64,
     /// Atomic batches the server committed.
     pub batches_committed: u64,
@@ -122,7 +150,30 @@ pub(crate) enum Sent {
 pub(crate) struct GroupWriter {
     /// `None` when grouping is off: every commit is published by its caller.
     queue: Option<mpsc::Sender<Pending>>,
+    /// Commits between [`GroupWriter::enter`] and the end of their append.
+    in_flight: Arc<AtomicUsize>,
     counters: Arc<Counters>,
+}
+
+/// One commit counted as in flight until it is dropped (at the end of its append, also when the
+/// append is cancelled).
+pub(crate) struct InFlight {
+    in_flight: Arc<AtomicUsize>,
+    alone: bool,
+}
+
+impl InFlight {
+    /// Whether the caller publishes this commit itself, alone: grouping is off, or nothing else
+    /// was in flight when it entered.
+    pub(crate) fn alone(&self) -> bool {
+        self.alone
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Bounds of one batch.
@@ -139,6 +190,7 @@ impl GroupWriter {
     pub(crate) fn off() -> Self {
         Self {
             queue: None,
+            in_flight: Arc::default(),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -160,13 +212,29 @@ impl GroupWriter {
         tokio::spawn(writer.run(receiver));
         Self {
             queue: Some(queue),
+            in_flight: Arc::default(),
             counters,
+        }
+    }
+
+    /// Counts a commit as in flight and says who publishes it: its caller, alone, when grouping
+    /// is off or nothing else is in flight (a lone commit never waits for the writer task);
+    /// otherwise the writer, through [`send`](Self::send).
+    pub(crate) fn enter(&self) -> InFlight {
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let alone = self.queue.is_none() || before == 0;
+        if alone {
+            self.counters.commits_alone.fetch_add(1, Ordering::Relaxed);
+        }
+        InFlight {
+            in_flight: self.in_flight.clone(),
+            alone,
         }
     }
 
     /// Hands a commit to the writer and waits for its outcome; `None` when grouping is off or
     /// the writer is gone (its runtime was shut down), and the caller publishes the commit
-    /// itself.
+    /// itself. Called only for a commit that [`enter`](Self::enter) did not leave alone.
     pub(crate) async fn send(
         &self,
         subject: String,
@@ -174,10 +242,7 @@ impl GroupWriter {
         message_id: String,
         expected: u64,
     ) -> Option<Sent> {
-        let Some(queue) = &self.queue else {
-            self.counters.commits_alone.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
+        let queue = self.queue.as_ref()?;
         let (done, outcome) = oneshot::channel();
         let pending = Pending {
             subject,

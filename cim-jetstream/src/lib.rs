@@ -11,19 +11,21 @@
 //!   de-duplicates, so a commit retried after a lost ack comes back as a conflict; the writer then
 //!   compares the subject's last stored commit with its own bytes and reports success when they
 //!   match. Either way a retried commit is stored once.
-//! - Group commit (opt-in, [`GroupCommit::On`]): commits of *different* aggregates in flight at
-//!   the same time are written as one atomic batch (nats-server 2.12+, ADR-50; the stream is created with `allow_atomic`), by
-//!   one writer task per repository that publishes whatever queued while its previous publish
-//!   was in flight; a lone commit goes out at once, alone. Each batched message keeps its own
-//!   `Nats-Expected-Last-Subject-Sequence` (at most one commit per aggregate per batch), so the
-//!   per-aggregate check is unchanged; ADR-50 forbids `Nats-Msg-Id` in a batch, and idempotency
-//!   does not need it (the expectation admits a commit once; a retry is recognised by its
-//!   bytes). A batch fails whole when one expectation fails: its commits are then published one
-//!   by one, so the innocent ones land and the stale one gets `OptimisticLockError`. It is off
-//!   by default: nats-server 2.12.8 syncs every message of a batch, and on R3 its replicated
-//!   log already coalesces pipelined publishes, so batches saved no disk sync (measured; see
-//!   [`GroupCommit`]). Bounds: `group_max_commits`, `group_max_bytes`;
-//!   [`JetStreamEventRepository::group_commit_stats`] counts what happened.
+//! - Group commit ([`GroupCommit`]; by default on when the server is nats-server 2.15 or later):
+//!   commits of *different* aggregates in flight at the same time are written as one atomic
+//!   batch (ADR-50; the stream is created with `allow_atomic`), which nats-server 2.15 syncs to
+//!   disk once (nats-io/nats-server#8539) where every commit alone costs a sync. A commit that
+//!   finds nothing else in flight is published at once by its caller; the others go to one
+//!   writer task per repository, which publishes whatever queued while its previous publish was
+//!   in flight. Each batched message keeps its own `Nats-Expected-Last-Subject-Sequence` (at
+//!   most one commit per aggregate per batch), so the per-aggregate check is unchanged; ADR-50
+//!   forbids `Nats-Msg-Id` in a batch, and idempotency does not need it (the expectation admits
+//!   a commit once; a retry is recognised by its bytes). A batch fails whole when one
+//!   expectation fails: its commits are then published one by one, so the innocent ones land
+//!   and the stale one gets `OptimisticLockError`. Older servers sync every message of a batch,
+//!   so there `Auto` publishes every commit alone (measured; see [`GroupCommit`]). Bounds:
+//!   `group_max_commits`, `group_max_bytes`; [`JetStreamEventRepository::group_commit_stats`]
+//!   counts what happened.
 //! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a
 //!   replicated stream any replica may answer, so a load can briefly lag the leader; a command
 //!   built on such a load fails with a conflict (the write path asks the leader), never with a

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::JetStreamConfig;
 use crate::error::{JetStreamError, NameKind};
-use crate::group::{GroupCommit, GroupCommitStats, GroupWriter, Limits};
+use crate::group::{GroupCommitStats, GroupWriter, Limits};
 use crate::{names, record, setup};
 
 /// A cqrs-es event store whose events live in JetStream.
@@ -70,10 +70,11 @@ impl JetStreamEventRepository {
             .timeout(config.operation_timeout)
             .build(client.clone());
         let bound = config.operation_timeout * 3;
+        let grouped = config.group_commit.groups_on(&client.server_info().version);
         let stream = setup::within(
             bound,
             || format!("setting up stream {}", config.stream_name),
-            setup::ensure_stream(&jetstream, &config),
+            setup::ensure_stream(&jetstream, &config, grouped),
         )
         .await??;
         let snapshots = setup::within(
@@ -95,9 +96,7 @@ impl JetStreamEventRepository {
         )
         .await??;
         // A stream that does not allow atomic batches gets every commit published alone.
-        let group = if config.group_commit == GroupCommit::On
-            && stream.cached_info().config.allow_atomic_publish
-        {
+        let group = if grouped && stream.cached_info().config.allow_atomic_publish {
             GroupWriter::start(
                 client.clone(),
                 jetstream.clone(),

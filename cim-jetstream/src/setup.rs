@@ -7,7 +7,6 @@ use async_nats::jetstream::{self, ErrorCode, kv, stream};
 
 use crate::config::JetStreamConfig;
 use crate::error::JetStreamError;
-use crate::group::GroupCommit;
 
 /// Runs `future` within `after`, turning an overrun into a [`JetStreamError::Timeout`].
 pub(crate) async fn within<F: Future>(
@@ -43,8 +42,8 @@ pub(crate) async fn connect(
     })
 }
 
-/// The stream configuration this repository needs.
-fn wanted_stream(config: &JetStreamConfig) -> stream::Config {
+/// The stream configuration this repository needs; `grouped`: it publishes atomic batches.
+fn wanted_stream(config: &JetStreamConfig, grouped: bool) -> stream::Config {
     stream::Config {
         name: config.stream_name.clone(),
         subjects: vec![format!("{}.>", config.subject_prefix)],
@@ -56,15 +55,17 @@ fn wanted_stream(config: &JetStreamConfig) -> stream::Config {
         // History is append-only: deleting a message would open a gap in an aggregate.
         deny_delete: true,
         // Group commit publishes concurrent commits as atomic batches (ADR-50).
-        allow_atomic_publish: config.group_commit == GroupCommit::On,
+        allow_atomic_publish: grouped,
         ..Default::default()
     }
 }
 
-/// Gets the event stream, creating it when it does not exist, and checks that it fits.
+/// Gets the event stream, creating it when it does not exist, and checks that it fits;
+/// `grouped`: the repository publishes atomic batches, so the stream must allow them.
 pub(crate) async fn ensure_stream(
     js: &jetstream::Context,
     config: &JetStreamConfig,
+    grouped: bool,
 ) -> Result<stream::Stream, JetStreamError> {
     let name = &config.stream_name;
     let stream_error = |operation, source: crate::error::BoxError| JetStreamError::Stream {
@@ -85,7 +86,7 @@ pub(crate) async fn ensure_stream(
     };
     let stream = match existing {
         Some(stream) => stream,
-        None => match js.create_stream(wanted_stream(config)).await {
+        None => match js.create_stream(wanted_stream(config, grouped)).await {
             Ok(stream) => stream,
             // Another repository may have created it between our lookup and create.
             Err(create_err) => js
@@ -95,7 +96,6 @@ pub(crate) async fn ensure_stream(
         },
     };
     verify_stream(&stream.cached_info().config, config)?;
-    let grouped = config.group_commit == GroupCommit::On;
     if grouped && !stream.cached_info().config.allow_atomic_publish {
         return Ok(allow_atomic(js, stream, config).await);
     }

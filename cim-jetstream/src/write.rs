@@ -39,16 +39,21 @@ impl JetStreamEventRepository {
             "{}.{}.{}",
             first.aggregate_type, first.aggregate_id, first.sequence
         );
-        let sent = self
-            .inner
-            .group
-            .send(
-                subject.clone(),
-                payload.clone(),
-                message_id.clone(),
-                expected,
-            )
-            .await;
+        // Held until the append ends, so commits arriving meanwhile know this one is in flight.
+        let in_flight = self.inner.group.enter();
+        let sent = if in_flight.alone() {
+            None
+        } else {
+            self.inner
+                .group
+                .send(
+                    subject.clone(),
+                    payload.clone(),
+                    message_id.clone(),
+                    expected,
+                )
+                .await
+        };
         let mut answer = match sent {
             Some(Sent::Alone(answer)) => Some(answer),
             Some(Sent::InBatch(stream_sequence)) => {
@@ -61,8 +66,8 @@ impl JetStreamEventRepository {
                 );
                 return Ok(stream_sequence);
             }
-            // The batch failed whole (maybe for another commit's sake), or the writer is gone:
-            // this commit goes alone, and its own expectation decides.
+            // Alone from the start, or the batch failed whole (maybe for another commit's sake),
+            // or the writer is gone: this commit goes alone, and its own expectation decides.
             Some(Sent::BatchRejected) | None => None,
         };
         let mut spurious = 0;

@@ -1,8 +1,9 @@
 //! Group commit: commits of different aggregates in flight together are written as one atomic
 //! batch, without weakening per-aggregate optimistic concurrency or idempotency.
 //!
-//! The tests run on tokio's current-thread runtime, where every append of a `join_all` is queued
-//! before the writer task runs, so what goes into one batch is deterministic.
+//! The tests run on tokio's current-thread runtime, where the first append of a `join_all` finds
+//! nothing in flight and is published at once, alone, and every other one is queued before the
+//! writer task runs, so what goes into one batch is deterministic.
 
 mod common;
 
@@ -35,7 +36,7 @@ async fn stream_messages(
     Ok(stream.info().await?.state.messages)
 }
 
-/// A fresh server and a repository on it that groups commits (off by default).
+/// A fresh server and a repository on it that groups commits, whatever the server's version.
 async fn server_and_repo()
 -> Result<(NatsServer, JetStreamEventRepository), Box<dyn std::error::Error>> {
     let server = NatsServer::start().await?;
@@ -59,12 +60,14 @@ async fn commits_in_flight_together_are_stored_as_one_batch() -> TestResult {
     let (_server, repo) = server_and_repo().await?;
     let ids = ids("grouped", 50);
     let sequences = append_all(&repo, &ids, 1).await?;
+    // The first found nothing in flight and went at once; the 49 that came while it was in
+    // flight went together.
     assert_eq!(
         repo.group_commit_stats(),
         GroupCommitStats {
-            commits_alone: 0,
+            commits_alone: 1,
             batches_committed: 1,
-            commits_in_batches: 50,
+            commits_in_batches: 49,
             batches_split: 0,
         }
     );
@@ -189,22 +192,62 @@ async fn two_commits_of_one_aggregate_never_share_a_batch() -> TestResult {
 }
 
 #[tokio::test]
-async fn grouping_off_the_default_publishes_every_commit_alone() -> TestResult {
+async fn grouping_off_publishes_every_commit_alone() -> TestResult {
     let (server, _) = server_and_repo().await?;
-    for (name, group_commit) in [
-        ("OFF", GroupCommit::Off),
-        ("DEFAULT", GroupCommit::default()),
-    ] {
-        let config = JetStreamConfig {
-            group_commit,
-            ..JetStreamConfig::named(name)
-        };
-        let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
-        append_all(&repo, &ids("alone", 10), 1).await?;
-        let stats = repo.group_commit_stats();
-        assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
+    let config = JetStreamConfig {
+        group_commit: GroupCommit::Off,
+        ..JetStreamConfig::named("OFF")
+    };
+    let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
+    append_all(&repo, &ids("alone", 10), 1).await?;
+    let stats = repo.group_commit_stats();
+    assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_default_groups_where_the_server_syncs_a_batch_once() -> TestResult {
+    let (server, _) = server_and_repo().await?;
+    let config = JetStreamConfig::named("DEFAULT");
+    assert_eq!(config.group_commit, GroupCommit::Auto);
+    let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
+    append_all(&repo, &ids("auto", 10), 1).await?;
+    let stats = repo.group_commit_stats();
+    let version = server.client().await?.server_info().version;
+    if GroupCommit::Auto.groups_on(&version) {
+        // nats-server 2.15+ (the version scripts/install-test-tools pins).
+        assert_eq!(
+            (stats.commits_alone, stats.commits_in_batches),
+            (1, 9),
+            "{version}"
+        );
+    } else {
+        assert_eq!(
+            (stats.commits_alone, stats.batches_committed),
+            (10, 0),
+            "{version}"
+        );
     }
     Ok(())
+}
+
+#[test]
+fn auto_groups_from_nats_server_2_15() {
+    for (version, groups) in [
+        ("2.15.0", true),
+        ("2.15.1", true),
+        ("v2.16.0-beta.1", true),
+        ("3.0.0", true),
+        ("2.14.6", false),
+        ("2.12.8", false),
+        ("2.9.25", false),
+        ("", false),
+        ("unknown", false),
+    ] {
+        assert_eq!(GroupCommit::Auto.groups_on(version), groups, "{version}");
+        assert!(GroupCommit::On.groups_on(version));
+        assert!(!GroupCommit::Off.groups_on(version));
+    }
 }
 
 #[tokio::test]
