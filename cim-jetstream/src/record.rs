@@ -16,7 +16,7 @@ struct CommitOut<'a> {
 
 /// One event as written, borrowed.
 #[derive(Serialize)]
-pub(crate) struct EventOut<'a> {
+struct EventOut<'a> {
     sequence: usize,
     event_type: &'a str,
     event_version: &'a str,
@@ -27,19 +27,19 @@ pub(crate) struct EventOut<'a> {
 /// A commit as read back.
 #[derive(Deserialize)]
 pub(crate) struct Commit {
-    pub(crate) aggregate_type: String,
-    pub(crate) aggregate_id: String,
-    pub(crate) events: Vec<EventIn>,
+    aggregate_type: String,
+    aggregate_id: String,
+    events: Vec<EventIn>,
 }
 
 /// One event as read back.
 #[derive(Deserialize)]
-pub(crate) struct EventIn {
-    pub(crate) sequence: usize,
-    pub(crate) event_type: String,
-    pub(crate) event_version: String,
-    pub(crate) payload: Value,
-    pub(crate) metadata: Value,
+struct EventIn {
+    sequence: usize,
+    event_type: String,
+    event_version: String,
+    payload: Value,
+    metadata: Value,
 }
 
 /// Serialises one commit; `events` must be non-empty and belong to one aggregate.
@@ -85,23 +85,6 @@ impl<'a> From<&'a SerializedEvent> for EventOut<'a> {
 }
 
 impl EventIn {
-    /// The event as cqrs-es wants it.
-    pub(crate) fn into_serialized(
-        self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-    ) -> SerializedEvent {
-        SerializedEvent {
-            aggregate_id: aggregate_id.to_string(),
-            sequence: self.sequence,
-            aggregate_type: aggregate_type.to_string(),
-            event_type: self.event_type,
-            event_version: self.event_version,
-            payload: self.payload,
-            metadata: self.metadata,
-        }
-    }
-
     /// Whether this stored event is `other` (the aggregate is known from the subject).
     fn same_as(&self, other: &SerializedEvent) -> bool {
         self.sequence == other.sequence
