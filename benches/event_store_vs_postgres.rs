@@ -6,9 +6,9 @@
 //! PostgreSQL (default settings: every commit waits for the WAL flush), and cim-jetstream on a
 //! nats-server with its default sync (every two minutes), on one with `sync_interval: always`
 //! and on an R3 cluster of three `always` servers on this machine; on both `always`
-//! deployments the default configuration (`GroupCommit::Auto`: concurrent commits as atomic
-//! batches on nats-server 2.15+) and a second stream with `GroupCommit::Off` (every commit
-//! published alone). Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
+//! deployments the default configuration (`GroupCommit::Auto`: under `SyncPolicy::Always`,
+//! concurrent commits as atomic batches on nats-server 2.15+) and a second stream with
+//! `GroupCommit::Off` (every commit published alone). Everything goes through `PersistedEventRepository`, the trait cqrs-es calls.
 //!
 //! Two baselines run in the same rounds: `bare-async-nats-always`, plain JetStream publishes of
 //! the same payload on the `always` server, awaited one by one or 100 in flight (the floor any

@@ -2,7 +2,8 @@
 //! as one atomic batch (nats-server 2.12+, ADR-50), so that a server syncs its disk once for the
 //! batch instead of once per commit. nats-server 2.15 does that for R1 file streams
 //! (nats-io/nats-server#8539, "coalesce atomic batch syncs"); 2.12 and 2.14 sync every message of
-//! a batch. [`GroupCommit::Auto`], the default, therefore groups on 2.15 and later only.
+//! a batch. [`GroupCommit::Auto`], the default, therefore groups on 2.15 and later, and only
+//! under `sync_interval: always`, where there are syncs to save.
 //!
 //! A commit that finds nothing else in flight is published at once by its caller, alone,
 //! exactly as without grouping, so a lone writer never pays for the writer task. A commit that
@@ -35,6 +36,8 @@ use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::sync::SyncPolicy;
+
 /// The most messages nats-server accepts in one atomic batch (ADR-50's default limit).
 pub const SERVER_MAX_BATCH: usize = 1000;
 
@@ -43,16 +46,20 @@ const QUEUE: usize = 4096;
 
 /// Whether concurrent commits are grouped into atomic batches.
 ///
-/// Grouping pays only where the server syncs a batch once. Measured with `strace` under
-/// `sync_interval: always`, 1,000 commits in rounds of 100 (`BENCHMARKS.md`): nats-server 2.12.8
-/// synced 1,008 times alone and 1,008 times grouped (it syncs every message of a batch), and a
-/// batch was processed more slowly than the same commits pipelined; nats-server 2.15 coalesces
-/// the syncs of an R1 batch (nats-io/nats-server#8539), and 100 commits in flight take about
-/// half the time grouped.
+/// Grouping pays only where it saves disk syncs: the server syncs every write
+/// (`sync_interval: always`) and syncs a batch once. Measured with `strace` under
+/// `sync_interval: always`, 1,000 commits in rounds of 100 (`docs/event-store-durability.md`):
+/// nats-server 2.12.8 and 2.14.6 synced 1,008 times alone and 1,008 times grouped (they sync
+/// every message of a batch), nats-server 2.15.1 1,008 times alone and 72 times grouped
+/// (nats-io/nats-server#8539), and 100 commits in flight took about half the time. Where there
+/// is no sync to save, a batch costs more than the same commits pipelined (its opening request
+/// is a round trip of its own, and the server stages the batch): under `sync_interval: 2m` on
+/// 2.15.1, 100 commits in flight took about three times as long grouped (`BENCHMARKS.md`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum GroupCommit {
-    /// [`On`](Self::On) when the server the repository connects to is nats-server 2.15 or later,
-    /// [`Off`](Self::Off) otherwise (the version comes from the server's `INFO` at connect).
+    /// [`On`](Self::On) when the repository's [`SyncPolicy`] is `Always` and the server it
+    /// connects to is nats-server 2.15 or later (the version comes from the server's `INFO` at
+    /// connect), [`Off`](Self::Off) otherwise.
     #[default]
     Auto,
     /// Every commit is published alone, pipelined with the others in flight.
@@ -66,10 +73,10 @@ pub enum GroupCommit {
 const COALESCED_BATCH_SYNCS: (u64, u64) = (2, 15);
 
 impl GroupCommit {
-    /// Whether commits are grouped on a server that reports `server_version` (its `INFO`
-    /// `version`, such as `"2.15.1"`). `Auto` groups on 2.15 and later; a version that does not
-    /// parse counts as older.
-    pub fn groups_on(self, server_version: &str) -> bool {
+    /// Whether commits are grouped under `sync` on a server that reports `server_version` (its
+    /// `INFO` `version`, such as `"2.15.1"`). `Auto` groups under `SyncPolicy::Always` on 2.15
+    /// and later; a version that does not parse counts as older.
+    pub fn groups_on(self, server_version: &str, sync: SyncPolicy) -> bool {
         match self {
             Self::On => true,
             Self::Off => false,
@@ -78,10 +85,11 @@ impl GroupCommit {
                     .trim_start_matches('v')
                     .split(['.', '-', '+'])
                     .map(str::parse::<u64>);
-                match (parts.next(), parts.next()) {
+                let coalesces = match (parts.next(), parts.next()) {
                     (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= COALESCED_BATCH_SYNCS,
                     _ => false,
-                }
+                };
+                coalesces && sync == SyncPolicy::Always
             }
         }
     }

@@ -11,7 +11,8 @@
 //!   de-duplicates, so a commit retried after a lost ack comes back as a conflict; the writer then
 //!   compares the subject's last stored commit with its own bytes and reports success when they
 //!   match. Either way a retried commit is stored once.
-//! - Group commit ([`GroupCommit`]; by default on when the server is nats-server 2.15 or later):
+//! - Group commit ([`GroupCommit`]; by default on under `SyncPolicy::Always` when the server is
+//!   nats-server 2.15 or later):
 //!   commits of *different* aggregates in flight at the same time are written as one atomic
 //!   batch (ADR-50; the stream is created with `allow_atomic`), which nats-server 2.15 syncs to
 //!   disk once (nats-io/nats-server#8539) where every commit alone costs a sync. A commit that
@@ -23,7 +24,8 @@
 //!   a commit once; a retry is recognised by its bytes). A batch fails whole when one
 //!   expectation fails: its commits are then published one by one, so the innocent ones land
 //!   and the stale one gets `OptimisticLockError`. Older servers sync every message of a batch,
-//!   so there `Auto` publishes every commit alone (measured; see [`GroupCommit`]). Bounds:
+//!   and under an interval there is no sync to save, so there `Auto` publishes every commit
+//!   alone (measured; see [`GroupCommit`]). Bounds:
 //!   `group_max_commits`, `group_max_bytes`; [`JetStreamEventRepository::group_commit_stats`]
 //!   counts what happened.
 //! - Loads use batched direct gets (nats-server 2.11+): one round trip per 1,000 commits. On a

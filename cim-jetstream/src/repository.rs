@@ -70,7 +70,9 @@ impl JetStreamEventRepository {
             .timeout(config.operation_timeout)
             .build(client.clone());
         let bound = config.operation_timeout * 3;
-        let grouped = config.group_commit.groups_on(&client.server_info().version);
+        let grouped = config
+            .group_commit
+            .groups_on(&client.server_info().version, config.sync);
         let stream = setup::within(
             bound,
             || format!("setting up stream {}", config.stream_name),

@@ -8,7 +8,9 @@
 mod common;
 
 use cim_jetstream::testing::NatsServer;
-use cim_jetstream::{GroupCommit, GroupCommitStats, JetStreamConfig, JetStreamEventRepository};
+use cim_jetstream::{
+    GroupCommit, GroupCommitStats, JetStreamConfig, JetStreamEventRepository, SyncPolicy,
+};
 use common::{Ledger, TestResult, added_events, amounts};
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
 use futures::future::join_all;
@@ -214,7 +216,7 @@ async fn the_default_groups_where_the_server_syncs_a_batch_once() -> TestResult 
     append_all(&repo, &ids("auto", 10), 1).await?;
     let stats = repo.group_commit_stats();
     let version = server.client().await?.server_info().version;
-    if GroupCommit::Auto.groups_on(&version) {
+    if GroupCommit::Auto.groups_on(&version, SyncPolicy::Always) {
         // nats-server 2.15+ (the version scripts/install-test-tools pins).
         assert_eq!(
             (stats.commits_alone, stats.commits_in_batches),
@@ -228,11 +230,20 @@ async fn the_default_groups_where_the_server_syncs_a_batch_once() -> TestResult 
             "{version}"
         );
     }
+    // A deployment that syncs on an interval has no sync to save: every commit goes alone.
+    let interval = JetStreamConfig {
+        sync: SyncPolicy::SERVER_DEFAULT,
+        ..JetStreamConfig::named("INTERVAL")
+    };
+    let repo = JetStreamEventRepository::connect(&server.url(), interval).await?;
+    append_all(&repo, &ids("interval", 10), 1).await?;
+    let stats = repo.group_commit_stats();
+    assert_eq!((stats.commits_alone, stats.batches_committed), (10, 0));
     Ok(())
 }
 
 #[test]
-fn auto_groups_from_nats_server_2_15() {
+fn auto_groups_under_sync_always_from_nats_server_2_15() {
     for (version, groups) in [
         ("2.15.0", true),
         ("2.15.1", true),
@@ -244,9 +255,17 @@ fn auto_groups_from_nats_server_2_15() {
         ("", false),
         ("unknown", false),
     ] {
-        assert_eq!(GroupCommit::Auto.groups_on(version), groups, "{version}");
-        assert!(GroupCommit::On.groups_on(version));
-        assert!(!GroupCommit::Off.groups_on(version));
+        assert_eq!(
+            GroupCommit::Auto.groups_on(version, SyncPolicy::Always),
+            groups,
+            "{version}"
+        );
+        // Without a sync per write there is nothing to save.
+        assert!(!GroupCommit::Auto.groups_on(version, SyncPolicy::SERVER_DEFAULT));
+        for sync in [SyncPolicy::Always, SyncPolicy::SERVER_DEFAULT] {
+            assert!(GroupCommit::On.groups_on(version, sync));
+            assert!(!GroupCommit::Off.groups_on(version, sync));
+        }
     }
 }
 
