@@ -154,7 +154,7 @@ enum Store {
     JetStream(JetStreamEventRepository),
     /// Plain publishes on a plain stream, and a decode of `history` (the 1,000 events as JSON).
     Baseline {
-        jetstream: async_nats::jetstream::Context,
+        jetstream: Arc<async_nats::jetstream::Context>,
         history: Arc<Vec<u8>>,
     },
 }
@@ -302,7 +302,7 @@ fn event_store_vs_postgres(c: &mut Criterion) {
             (
                 "bare-async-nats-always",
                 Store::Baseline {
-                    jetstream: bare,
+                    jetstream: Arc::new(bare),
                     history: Arc::new(serde_json::to_vec(&history)?),
                 },
             ),
