@@ -46,7 +46,10 @@ pub struct JetStreamConfig {
     /// Whether commits of different aggregates in flight at the same time are written as one
     /// atomic batch (nats-server 2.12+, stream setting `allow_atomic`). The default,
     /// [`GroupCommit::Auto`], groups under `SyncPolicy::Always` on nats-server 2.15 and later,
-    /// which sync a batch once (see [`GroupCommit`] for the measurements behind it). A lone commit is never delayed; see the
+    /// which sync a batch once (see [`GroupCommit`] for the measurements behind it); it relies on
+    /// `sync` matching the server's `sync_interval` (grouping under an interval is slower, not
+    /// wrong). Grouping turns on `allow_atomic` on an existing stream created without it (a
+    /// stream setting of nats-server 2.12+). A lone commit is never delayed; see the
     /// crate docs.
     pub group_commit: GroupCommit,
     /// Group commit: at most this many commits in one batch (1 to 1000, nats-server's limit).

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use cqrs_es::persist::SerializedEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use crate::names::kv_token;
 use crate::repository::JetStreamEventRepository;
@@ -35,6 +36,15 @@ const MAGIC: &[u8] = b"cim-pack/2\n";
 
 /// Events per segment: a load decodes a pack's segments on as many threads as there are cores.
 const SEGMENT_EVENTS: usize = 256;
+
+/// The fewest bytes a row takes in a segment: `[0,0,0]` and a comma. A segment's event count is
+/// checked against its length with it before anything is allocated for the events.
+const MIN_ROW_BYTES: usize = 8;
+
+/// The longest event type and version, together, a pack names. Every event clones its type's
+/// strings, so the bound keeps a decoded pack within a small multiple of its bytes (a row is at
+/// least 8 bytes); histories with longer types are not packed and load from the stream.
+const MAX_TYPE_BYTES: usize = 256;
 
 /// The line after [`MAGIC`]: everything about the pack but its events.
 #[derive(Clone, Serialize, Deserialize)]
@@ -112,7 +122,8 @@ impl JetStreamEventRepository {
         let bytes = match encode(stream_sequence, last_commit_len, events) {
             Ok(bytes) => bytes,
             Err(reason) => {
-                tracing::warn!(key, %reason, "cannot pack the history");
+                // Only later loads' speed depends on it: they read the stream instead.
+                tracing::debug!(key, %reason, "history not packed");
                 return;
             }
         };
@@ -154,6 +165,15 @@ fn encode(
             event.sequence
         ));
     }
+    if let Some(event) = events
+        .iter()
+        .find(|event| event.event_type.len() + event.event_version.len() > MAX_TYPE_BYTES)
+    {
+        return Err(format!(
+            "event type {:?} version {:?} is longer than a pack names ({MAX_TYPE_BYTES} bytes)",
+            event.event_type, event.event_version
+        ));
+    }
     let mut types: Vec<(&str, &str)> = Vec::new();
     let mut type_index: HashMap<(&str, &str), usize> = HashMap::new();
     let mut body = Vec::new();
@@ -188,10 +208,12 @@ fn encode(
     Ok(bytes)
 }
 
-/// Reads a pack, or says why it cannot be used. Segments are decoded on tokio's blocking pool,
-/// split across the available cores: a pack is the largest single decode a load does (about a
-/// millisecond per 1,000 small events), CPU work that should neither stall the runtime's
-/// workers nor wait for one core.
+/// Reads a pack, or says why it cannot be used. A pack of more than one segment is decoded on
+/// tokio's blocking pool, split across the available cores: it is the largest single decode a
+/// load does (about a millisecond per 1,000 small events), CPU work that should neither stall
+/// the runtime's workers nor wait for one core. A one-segment pack, or any pack on one core, is
+/// decoded inline. Every count and length in the header is checked against the bytes before
+/// anything is allocated for it, so a corrupt or tampered pack is refused, never a crash.
 async fn decode(bytes: Bytes, aggregate_type: &str, aggregate_id: &str) -> Result<Pack, String> {
     let rest = bytes
         .strip_prefix(MAGIC)
@@ -202,14 +224,17 @@ async fn decode(bytes: Bytes, aggregate_type: &str, aggregate_id: &str) -> Resul
         .ok_or("the header line does not end")?;
     let header: Header<String> =
         serde_json::from_slice(&rest[..line]).map_err(|err| format!("header: {err}"))?;
-    let total: usize = header.segments.iter().map(|&(_, count)| count).sum();
-    if header.last_commit_len == 0 || header.last_commit_len > total {
+    if let Some((event_type, version)) = header
+        .types
+        .iter()
+        .find(|(event_type, version)| event_type.len() + version.len() > MAX_TYPE_BYTES)
+    {
         return Err(format!(
-            "its last commit has {} of {total} events",
-            header.last_commit_len
+            "event type {event_type:?} version {version:?} is longer than a pack names"
         ));
     }
-    // Each segment as (bytes, first sequence, count), checked to cover the body exactly.
+    // Each segment as (bytes, first sequence, count), checked to cover the body exactly and to
+    // be long enough for its count.
     let body_start = MAGIC.len() + line + 1;
     let mut offset = body_start;
     let mut first_sequence = 1;
@@ -219,12 +244,25 @@ async fn decode(bytes: Bytes, aggregate_type: &str, aggregate_id: &str) -> Resul
             .checked_add(length)
             .filter(|&end| end <= bytes.len())
             .ok_or("a segment runs past the end")?;
+        if count > length / MIN_ROW_BYTES {
+            return Err(format!(
+                "a segment of {length} bytes cannot hold the {count} events it claims"
+            ));
+        }
         segments.push((bytes.slice(offset..end), first_sequence, count));
         offset = end;
+        // Bounded by the bytes: every count is at most its segment's length / 8.
         first_sequence += count;
     }
     if offset != bytes.len() {
         return Err("bytes after the last segment".to_string());
+    }
+    let total = first_sequence - 1;
+    if header.last_commit_len == 0 || header.last_commit_len > total {
+        return Err(format!(
+            "its last commit has {} of {total} events",
+            header.last_commit_len
+        ));
     }
     let context = Arc::new(Context {
         types: header.types,
@@ -246,8 +284,14 @@ async fn decode(bytes: Bytes, aggregate_type: &str, aggregate_id: &str) -> Resul
             if share.is_empty() {
                 break;
             }
+            // At most one decode per core in the whole process, however many loads run.
+            let permit = decoders()
+                .acquire_owned()
+                .await
+                .map_err(|err| err.to_string())?;
             let context = context.clone();
             jobs.push(tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let count = share.iter().map(|&(_, _, count)| count).sum();
                 let mut events = Vec::with_capacity(count);
                 for segment in &share {
@@ -313,6 +357,14 @@ impl Context {
 fn parallelism() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Permits for pack decodes on the blocking pool, one per core, shared by every repository.
+fn decoders() -> Arc<Semaphore> {
+    static DECODERS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    DECODERS
+        .get_or_init(|| Arc::new(Semaphore::new(parallelism())))
+        .clone()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::JetStreamConfig;
 use crate::error::{JetStreamError, NameKind};
-use crate::group::{GroupCommitStats, GroupWriter, Limits};
+use crate::group::{GroupCommit, GroupCommitStats, GroupWriter, Limits};
 use crate::{names, record, setup};
 
 /// A cqrs-es event store whose events live in JetStream.
@@ -73,6 +73,14 @@ impl JetStreamEventRepository {
         let grouped = config
             .group_commit
             .groups_on(&client.server_info().version, config.sync);
+        if grouped && config.group_commit == GroupCommit::Auto {
+            tracing::info!(
+                server_version = %client.server_info().version,
+                stream = %config.stream_name,
+                "grouping concurrent commits into atomic batches (GroupCommit::Auto: nats-server \
+                 2.15+ and SyncPolicy::Always, which must match the server's sync_interval)"
+            );
+        }
         let stream = setup::within(
             bound,
             || format!("setting up stream {}", config.stream_name),

@@ -120,7 +120,13 @@ async fn allow_atomic(
         Err(err) => Err(err.to_string()),
     };
     match updated {
-        Ok(updated) => updated,
+        Ok(updated) => {
+            tracing::info!(
+                stream = %config.stream_name,
+                "allowed atomic batch publish on the stream, for group commit"
+            );
+            updated
+        }
         Err(reason) => {
             tracing::warn!(
                 stream = %config.stream_name,
