@@ -74,8 +74,13 @@ fn jetstream_store(c: &mut Criterion) {
     };
     let setup = runtime.block_on(async {
         let server = NatsServer::start().await?;
-        let repo =
-            JetStreamEventRepository::connect(&server.url(), JetStreamConfig::default()).await?;
+        // The configuration names the server's real sync policy (`CIM_NATS_SYNC`, else
+        // nats-server's default), so group commit decides from the truth.
+        let config = JetStreamConfig {
+            sync: server.sync_policy(),
+            ..JetStreamConfig::default()
+        };
+        let repo = JetStreamEventRepository::connect(&server.url(), config).await?;
         Ok::<_, Box<dyn std::error::Error>>((server, repo))
     });
     let (_server, repo) = match setup {
