@@ -38,6 +38,10 @@
 //!   stored after it. A pack is derived data: it is used only when the stream still holds the
 //!   pack's last commit where the pack says (the tail read starts there and compares), and is
 //!   otherwise ignored in favour of the stream. Histories larger than one message are not packed.
+//!   Packs are in the crate's own format (`cim-pack/2`: event types named once, sequences and
+//!   the aggregate left to the position and the key, segments of 256 events decoded on the
+//!   blocking pool across the cores); a pack whose header does not add up is refused before
+//!   anything is allocated for it.
 //! - Durability is the server's `sync_interval`, named by [`SyncPolicy`] in
 //!   `JetStreamConfig::sync` (default `Always`: an acknowledged commit survives a power loss);
 //!   `docs/event-store-durability.md` says what each policy survives.
