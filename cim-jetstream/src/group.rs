@@ -340,16 +340,13 @@ impl Writer {
 
     async fn publish_alone(&self, pending: Pending) {
         self.counters.commits_alone.fetch_add(1, Ordering::Relaxed);
-        let publish = PublishMessage::build()
-            .payload(pending.payload)
-            .message_id(pending.message_id)
-            .expected_last_subject_sequence(pending.expected);
-        let answer = async {
-            self.jetstream
-                .send_publish(pending.subject, publish)
-                .await?
-                .await
-        }
+        let answer = crate::write::publish_alone(
+            &self.jetstream,
+            pending.subject,
+            pending.payload,
+            &pending.message_id,
+            pending.expected,
+        )
         .await;
         // The caller may have gone away (cancelled); the commit's fate is then the server's.
         let _ = pending.done.send(Sent::Alone(answer));

@@ -166,13 +166,7 @@ impl JetStreamEventRepository {
                 }
             }
             if let Some(last) = events.last() {
-                self.remember(
-                    subject,
-                    Head {
-                        aggregate_sequence: last.sequence,
-                        stream_sequence,
-                    },
-                );
+                self.remember(subject, Head::at(last.sequence, stream_sequence));
             }
         }
         if verify.is_some() {
@@ -201,13 +195,7 @@ impl JetStreamEventRepository {
 
     fn remember_history(&self, subject: &str, history: &History) {
         if let Some(last) = history.events.last() {
-            self.remember(
-                subject,
-                Head {
-                    aggregate_sequence: last.sequence,
-                    stream_sequence: history.stream_sequence,
-                },
-            );
+            self.remember(subject, Head::at(last.sequence, history.stream_sequence));
         }
     }
 

@@ -52,6 +52,17 @@ pub(crate) struct Head {
     pub(crate) stream_sequence: u64,
 }
 
+impl Head {
+    /// The aggregate's last event is `aggregate_sequence`, in the commit stored at
+    /// `stream_sequence`.
+    pub(crate) fn at(aggregate_sequence: usize, stream_sequence: u64) -> Self {
+        Self {
+            aggregate_sequence,
+            stream_sequence,
+        }
+    }
+}
+
 impl JetStreamEventRepository {
     /// Connects to `url` (bounded by `config.connect_timeout`) and calls [`new`](Self::new).
     pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self, JetStreamError> {

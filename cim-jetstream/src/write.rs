@@ -57,13 +57,7 @@ impl JetStreamEventRepository {
         let mut answer = match sent {
             Some(Sent::Alone(answer)) => Some(answer),
             Some(Sent::InBatch(stream_sequence)) => {
-                self.remember(
-                    &subject,
-                    Head {
-                        aggregate_sequence: last.sequence,
-                        stream_sequence,
-                    },
-                );
+                self.remember(&subject, Head::at(last.sequence, stream_sequence));
                 return Ok(stream_sequence);
             }
             // Alone from the start, or the batch failed whole (maybe for another commit's sake),
@@ -75,8 +69,14 @@ impl JetStreamEventRepository {
             let attempt = match answer.take() {
                 Some(answer) => answer,
                 None => {
-                    self.publish_alone(&subject, &payload, &message_id, expected)
-                        .await
+                    publish_alone(
+                        &self.inner.jetstream,
+                        subject.clone(),
+                        payload.clone(),
+                        &message_id,
+                        expected,
+                    )
+                    .await
                 }
             };
             let err = match attempt {
@@ -94,13 +94,7 @@ impl JetStreamEventRepository {
             }
             match self.settle_rejected(&subject, &payload, expected).await? {
                 Rejected::Stored(stream_sequence) => {
-                    self.remember(
-                        &subject,
-                        Head {
-                            aggregate_sequence: last.sequence,
-                            stream_sequence,
-                        },
-                    );
+                    self.remember(&subject, Head::at(last.sequence, stream_sequence));
                     return Ok(stream_sequence);
                 }
                 // The expectation holds after all: a clustered leader can reject a commit that
@@ -120,13 +114,7 @@ impl JetStreamEventRepository {
             self.forget(&subject);
             return Err(JetStreamError::Conflict { subject });
         }
-        self.remember(
-            &subject,
-            Head {
-                aggregate_sequence: last.sequence,
-                stream_sequence: ack.sequence,
-            },
-        );
+        self.remember(&subject, Head::at(last.sequence, ack.sequence));
         Ok(ack.sequence)
     }
 
@@ -154,25 +142,6 @@ impl JetStreamEventRepository {
                 found: after + 1,
             })
         }
-    }
-
-    /// Publishes one commit alone, with its `Nats-Msg-Id` and expectation.
-    async fn publish_alone(
-        &self,
-        subject: &str,
-        payload: &Bytes,
-        message_id: &str,
-        expected: u64,
-    ) -> Result<PublishAck, PublishError> {
-        let publish = PublishMessage::build()
-            .payload(payload.clone())
-            .message_id(message_id)
-            .expected_last_subject_sequence(expected);
-        self.inner
-            .jetstream
-            .send_publish(subject.to_string(), publish)
-            .await?
-            .await
     }
 
     /// Why the server said "wrong last sequence" to a commit expecting the subject's last
@@ -209,13 +178,7 @@ impl JetStreamEventRepository {
         let stored = self.last_message(&subject).await?;
         match stored {
             Some(message) if message.payload.as_ref() == payload => {
-                self.remember(
-                    &subject,
-                    Head {
-                        aggregate_sequence: last_sequence,
-                        stream_sequence: message.sequence,
-                    },
-                );
+                self.remember(&subject, Head::at(last_sequence, message.sequence));
                 Ok(message.sequence)
             }
             _ => Err(JetStreamError::Conflict { subject }),
@@ -245,15 +208,9 @@ impl JetStreamEventRepository {
         let head = match self.last_message(subject).await? {
             Some(message) => {
                 let commit = record::decode(&message.payload, subject, message.sequence)?;
-                Head {
-                    aggregate_sequence: commit.last_sequence(),
-                    stream_sequence: message.sequence,
-                }
+                Head::at(commit.last_sequence(), message.sequence)
             }
-            None => Head {
-                aggregate_sequence: 0,
-                stream_sequence: 0,
-            },
+            None => Head::at(0, 0),
         };
         self.remember(subject, head);
         Ok(head)
@@ -294,6 +251,22 @@ impl JetStreamEventRepository {
             })?;
         Ok(stored.payload.as_ref() == payload)
     }
+}
+
+/// Publishes one commit alone, with its `Nats-Msg-Id` and the expected last subject sequence
+/// (0: the subject must be empty); used by callers and by the group-commit writer alike.
+pub(crate) async fn publish_alone(
+    jetstream: &async_nats::jetstream::Context,
+    subject: String,
+    payload: Bytes,
+    message_id: &str,
+    expected: u64,
+) -> Result<PublishAck, PublishError> {
+    let publish = PublishMessage::build()
+        .payload(payload)
+        .message_id(message_id)
+        .expected_last_subject_sequence(expected);
+    jetstream.send_publish(subject, publish).await?.await
 }
 
 /// How often a commit whose expectation still holds is published again after the server
